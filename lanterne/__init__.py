@@ -1,0 +1,1 @@
+"""Lanterne: an extranet for French condominium management."""

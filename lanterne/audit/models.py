@@ -1,0 +1,44 @@
+"""The audit log: who created, changed, published what, and when."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    CREATED = "created", _("création")
+    CHANGED = "changed", _("modification")
+    AUDIENCE_CHANGED = "audience_changed", _("changement de visibilité")
+    STATUS_CHANGED = "status_changed", _("changement de statut")
+    IMPORTED = "imported", _("import")
+    INVITED = "invited", _("invitation")
+    INVITATION_ACCEPTED = "invitation_accepted", _("invitation acceptée")
+    DOWNLOADED = "downloaded", _("téléchargement")
+
+
+class AuditLog(models.Model):
+    """One recorded action. Rows are only ever added."""
+
+    agency = models.ForeignKey(
+        "condominiums.Agency", on_delete=models.CASCADE, null=True, related_name="audit_log"
+    )
+    actor = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=30, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=50, blank=True)
+    summary = models.CharField(max_length=300)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("entrée du journal")
+        verbose_name_plural = _("journal d'audit")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.summary}"

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "condominiums"
+
+urlpatterns = [
+    path("personnes/", views.persons, name="persons"),
+]

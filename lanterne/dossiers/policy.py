@@ -1,0 +1,297 @@
+"""The access policy: the one place that answers "may this person see / do this?".
+
+Every view, export, command and (later) API endpoint asks this module, either
+through its predicates (`may_*`) or through the querysets it filters
+(`*_visible_to`). Nothing else in Lanterne decides visibility.
+
+The rules (GLOSSARY.md, "Audiences"):
+
+- The agency is the tenant boundary: nobody outside an agency sees anything of it.
+- Staff of an agency (manager, assistant) see everything of their agency.
+- A dossier, a timeline entry and a document each have an audience:
+  `internal` — staff only; `council` — the council members of the condominium;
+  `owners` — every co-owner of the condominium (council members included);
+  `parties` — the persons named on the dossier and the owners of the lots named
+  on it, and the council when the dossier says so (`council_sees_parties`).
+- An entry or a document of a dossier is visible only if the dossier itself is.
+- A co-owner sees other persons' names on a dossier they may see, never their
+  contact details; only staff read the contact book.
+- Recording the council's opinion as a decision is for the council's chair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+
+from lanterne.condominiums.choices import CouncilRole, StaffRole
+from lanterne.condominiums.models import Condominium, CouncilMembership, Ownership, Person
+
+from .choices import Audience
+
+if TYPE_CHECKING:
+    from lanterne.documents.models import Document
+
+    from .models import Dossier, TimelineEntry
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What the policy needs to know about the person asking, read once per request."""
+
+    user_id: int | None = None
+    staff_agency_ids: frozenset[int] = frozenset()
+    manager_agency_ids: frozenset[int] = frozenset()
+    person_ids: frozenset[int] = frozenset()
+    owned_lot_ids: frozenset[int] = frozenset()
+    owner_condominium_ids: frozenset[int] = frozenset()
+    council_condominium_ids: frozenset[int] = frozenset()
+    chair_condominium_ids: frozenset[int] = frozenset()
+    agency_ids: frozenset[int] = field(default=frozenset())
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def is_staff_anywhere(self) -> bool:
+        return bool(self.staff_agency_ids)
+
+    @classmethod
+    def anonymous(cls) -> Viewer:
+        return cls()
+
+    @classmethod
+    def for_user(cls, user: Any) -> Viewer:
+        """Read the roles of a login (three queries), or the anonymous viewer."""
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return cls.anonymous()
+        persons = list(
+            Person.objects.filter(user_id=user.pk).values("id", "agency_id", "staff_role")
+        )
+        person_ids = frozenset(p["id"] for p in persons)
+        ownerships = list(
+            Ownership.objects.filter(person_id__in=person_ids).values(
+                "lot_id", "lot__condominium_id"
+            )
+        )
+        seats = list(
+            CouncilMembership.objects.filter(person_id__in=person_ids).values(
+                "condominium_id", "role"
+            )
+        )
+        return cls(
+            user_id=user.pk,
+            staff_agency_ids=frozenset(p["agency_id"] for p in persons if p["staff_role"]),
+            manager_agency_ids=frozenset(
+                p["agency_id"] for p in persons if p["staff_role"] == StaffRole.MANAGER
+            ),
+            person_ids=person_ids,
+            owned_lot_ids=frozenset(o["lot_id"] for o in ownerships),
+            owner_condominium_ids=frozenset(o["lot__condominium_id"] for o in ownerships),
+            council_condominium_ids=frozenset(s["condominium_id"] for s in seats),
+            chair_condominium_ids=frozenset(
+                s["condominium_id"] for s in seats if s["role"] == CouncilRole.CHAIR
+            ),
+            agency_ids=frozenset(p["agency_id"] for p in persons),
+        )
+
+    def is_staff_of(self, agency_id: int) -> bool:
+        return agency_id in self.staff_agency_ids
+
+    def is_manager_of(self, agency_id: int) -> bool:
+        return agency_id in self.manager_agency_ids
+
+
+def viewer_of(request: Any) -> Viewer:
+    """The viewer of a request, computed once and kept on the request."""
+    viewer = getattr(request, "_lanterne_viewer", None)
+    if viewer is None:
+        viewer = Viewer.for_user(getattr(request, "user", None))
+        request._lanterne_viewer = viewer
+    return viewer
+
+
+# --- Audiences -----------------------------------------------------------------
+
+
+def audiences_for(
+    viewer: Viewer,
+    dossier: Dossier,
+    *,
+    party_person_ids: set[int] | None = None,
+    party_lot_ids: set[int] | None = None,
+) -> frozenset[str]:
+    """The audiences of `dossier` that `viewer` belongs to.
+
+    Pass the dossier's party ids when they are already loaded, to spare queries."""
+    if viewer.is_anonymous:
+        return frozenset()
+    if viewer.is_staff_of(dossier.agency_id):
+        return frozenset(Audience.values)
+    condominium_id = dossier.condominium_id
+    audiences: set[str] = set()
+    on_council = condominium_id in viewer.council_condominium_ids
+    if on_council:
+        audiences.add(Audience.COUNCIL)
+    if on_council or condominium_id in viewer.owner_condominium_ids:
+        audiences.add(Audience.OWNERS)
+    if party_person_ids is None:
+        party_person_ids = {p.pk for p in dossier.party_persons.all()}
+    if party_lot_ids is None:
+        party_lot_ids = {lot.pk for lot in dossier.party_lots.all()}
+    is_party = bool(viewer.person_ids & party_person_ids) or bool(
+        viewer.owned_lot_ids & party_lot_ids
+    )
+    if is_party or (on_council and dossier.council_sees_parties):
+        audiences.add(Audience.PARTIES)
+    return frozenset(audiences)
+
+
+def condominium_audiences_for(viewer: Viewer, condominium: Condominium) -> frozenset[str]:
+    """The audiences of a condominium-level object (a document outside any dossier)."""
+    if viewer.is_anonymous:
+        return frozenset()
+    if viewer.is_staff_of(condominium.agency_id):
+        return frozenset(Audience.values)
+    audiences: set[str] = set()
+    if condominium.pk in viewer.council_condominium_ids:
+        audiences.update({Audience.COUNCIL, Audience.OWNERS})
+    if condominium.pk in viewer.owner_condominium_ids:
+        audiences.add(Audience.OWNERS)
+    return frozenset(audiences)
+
+
+# --- Predicates ------------------------------------------------------------------
+
+
+def may_see_condominium(viewer: Viewer, condominium: Condominium) -> bool:
+    return bool(condominium_audiences_for(viewer, condominium))
+
+
+def may_see_dossier(viewer: Viewer, dossier: Dossier) -> bool:
+    return dossier.audience in audiences_for(viewer, dossier)
+
+
+def may_see_entry(viewer: Viewer, entry: TimelineEntry) -> bool:
+    audiences = audiences_for(viewer, entry.dossier)
+    return entry.dossier.audience in audiences and entry.audience in audiences
+
+
+def may_see_document(viewer: Viewer, document: Document) -> bool:
+    if document.dossier_id is not None:
+        dossier = document.dossier
+        assert dossier is not None
+        audiences = audiences_for(viewer, dossier)
+        return dossier.audience in audiences and document.audience in audiences
+    return document.audience in condominium_audiences_for(viewer, document.condominium)
+
+
+def may_see_contact_details(viewer: Viewer, person: Person) -> bool:
+    """E-mails, phones and postal address: staff of the person's agency, or oneself."""
+    return viewer.is_staff_of(person.agency_id) or person.pk in viewer.person_ids
+
+
+def may_manage_dossiers(viewer: Viewer, agency_id: int) -> bool:
+    """Create and edit dossiers, tasks, decisions, notes, documents; set audiences."""
+    return viewer.is_staff_of(agency_id)
+
+
+def may_edit_dossier(viewer: Viewer, dossier: Dossier) -> bool:
+    return may_manage_dossiers(viewer, dossier.agency_id)
+
+
+def may_invite(viewer: Viewer, person: Person) -> bool:
+    """Send a login invitation to a contact of the agency."""
+    return viewer.is_staff_of(person.agency_id)
+
+
+def may_import(viewer: Viewer, agency_id: int) -> bool:
+    """Bulk import (CSV) into an agency: managers only."""
+    return viewer.is_manager_of(agency_id)
+
+
+def may_record_council_opinion(viewer: Viewer, dossier: Dossier) -> bool:
+    """The council chair records the council's opinion on a dossier they may see."""
+    if viewer.is_staff_of(dossier.agency_id):
+        return True
+    return dossier.condominium_id in viewer.chair_condominium_ids and may_see_dossier(
+        viewer, dossier
+    )
+
+
+# --- Querysets -------------------------------------------------------------------
+
+
+def condominiums_visible_to(viewer: Viewer) -> QuerySet[Condominium]:
+    if viewer.is_anonymous:
+        return Condominium.objects.none()
+    return Condominium.objects.filter(
+        Q(agency_id__in=viewer.staff_agency_ids)
+        | Q(pk__in=viewer.owner_condominium_ids)
+        | Q(pk__in=viewer.council_condominium_ids)
+    )
+
+
+def dossier_visibility_q(viewer: Viewer, prefix: str = "") -> Q:
+    """A filter on dossiers (or, with `prefix`, on rows pointing at a dossier)
+    keeping those `viewer` may see. Mirrors `may_see_dossier`."""
+    if viewer.is_anonymous:
+        return Q(pk__in=[])
+    p = prefix
+    council = viewer.council_condominium_ids
+    owners = viewer.owner_condominium_ids | council
+    return (
+        Q(**{f"{p}agency_id__in": viewer.staff_agency_ids})
+        | Q(**{f"{p}audience": Audience.OWNERS, f"{p}condominium_id__in": owners})
+        | Q(**{f"{p}audience": Audience.COUNCIL, f"{p}condominium_id__in": council})
+        | Q(**{f"{p}audience": Audience.PARTIES, f"{p}party_persons__in": viewer.person_ids})
+        | Q(**{f"{p}audience": Audience.PARTIES, f"{p}party_lots__in": viewer.owned_lot_ids})
+        | Q(
+            **{
+                f"{p}audience": Audience.PARTIES,
+                f"{p}council_sees_parties": True,
+                f"{p}condominium_id__in": council,
+            }
+        )
+    )
+
+
+def dossiers_visible_to(viewer: Viewer) -> QuerySet[Dossier]:
+    from .models import Dossier
+
+    if viewer.is_anonymous:
+        return Dossier.objects.none()
+    visible_ids = Dossier.objects.filter(dossier_visibility_q(viewer)).values("pk")
+    # The party joins can repeat a row; filtering on a subquery keeps one row
+    # per dossier without DISTINCT on the outer query.
+    return Dossier.objects.filter(pk__in=visible_ids)
+
+
+def entries_visible_to(viewer: Viewer, dossier: Dossier) -> QuerySet[TimelineEntry]:
+    """The timeline entries of `dossier` that `viewer` may see (none if the
+    dossier itself is hidden)."""
+    from .models import TimelineEntry
+
+    audiences = audiences_for(viewer, dossier)
+    if dossier.audience not in audiences:
+        return TimelineEntry.objects.none()
+    return TimelineEntry.objects.filter(dossier=dossier, audience__in=audiences)
+
+
+def documents_visible_to(viewer: Viewer, dossier: Dossier) -> QuerySet[Document]:
+    from lanterne.documents.models import Document
+
+    audiences = audiences_for(viewer, dossier)
+    if dossier.audience not in audiences:
+        return Document.objects.none()
+    return Document.objects.filter(dossier=dossier, audience__in=audiences)
+
+
+def persons_visible_to(viewer: Viewer) -> QuerySet[Person]:
+    """The contact book: staff see their agency's persons; others see themselves."""
+    return Person.objects.filter(
+        Q(agency_id__in=viewer.staff_agency_ids) | Q(pk__in=viewer.person_ids)
+    )

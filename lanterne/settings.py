@@ -1,0 +1,227 @@
+"""Lanterne's settings, read from the environment.
+
+Every variable is documented in `.env.example`. The embedded default keeps all
+state (SQLite database, stored files, raw mail) under one data folder,
+`LANTERNE_DATA_DIR`; PostgreSQL is used when `DATABASE_URL` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+
+def env_str(name: str, default: str = "") -> str:
+    """A string variable, stripped."""
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, *, default: bool = False) -> bool:
+    """A boolean variable: 1/true/yes/on (any case) is true."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """A comma-separated list variable."""
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# --- Mode -------------------------------------------------------------------
+# LANTERNE_MODE is "production" (the default), "demo" or "test". Demo and test
+# may run without a secret key; production may not.
+MODE = env_str("LANTERNE_MODE", "production")
+if MODE not in {"production", "demo", "test"}:
+    raise ImproperlyConfigured(f"LANTERNE_MODE must be production, demo or test, not {MODE!r}")
+
+DEBUG = env_bool("LANTERNE_DEBUG", default=False)
+
+SECRET_KEY = env_str("LANTERNE_SECRET_KEY")
+if not SECRET_KEY:
+    if MODE == "production":
+        raise ImproperlyConfigured(
+            "LANTERNE_SECRET_KEY is required (set LANTERNE_MODE=demo to try Lanterne without one)."
+        )
+    SECRET_KEY = f"lanterne-insecure-{MODE}-key-never-use-in-production"
+
+ALLOWED_HOSTS = env_list("LANTERNE_ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("LANTERNE_CSRF_TRUSTED_ORIGINS")
+
+# Public address of the site, used in links sent by e-mail (invitations, resets).
+SITE_URL = env_str("LANTERNE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- Data folder --------------------------------------------------------------
+DATA_DIR = Path(env_str("LANTERNE_DATA_DIR", "var")).resolve()
+FILES_DIR = DATA_DIR / "files"
+# The data folder is created on first use, so that a fresh checkout just runs.
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+(DATA_DIR / "static").mkdir(exist_ok=True)
+
+# --- Applications -------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "lanterne.accounts",
+    "lanterne.condominiums",
+    "lanterne.dossiers",
+    "lanterne.documents",
+    "lanterne.audit",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "lanterne.accounts.middleware.FirstRunMiddleware",
+]
+
+ROOT_URLCONF = "lanterne.urls"
+WSGI_APPLICATION = "lanterne.wsgi.application"
+ASGI_APPLICATION = "lanterne.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "lanterne.accounts.context_processors.viewer",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+# SQLite in the data folder by default; PostgreSQL (or any dj-database-url URL)
+# when DATABASE_URL is set.
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "lanterne.sqlite3",
+            "OPTIONS": {
+                # WAL lets readers proceed while the pipeline writes.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts -----------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+# An invitation link is valid this many days.
+INVITATION_VALID_DAYS = int(env_str("LANTERNE_INVITATION_VALID_DAYS", "14"))
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # one day
+
+SESSION_COOKIE_AGE = int(env_str("LANTERNE_SESSION_AGE", str(60 * 60 * 12)))
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+HTTPS = env_bool("LANTERNE_HTTPS", default=False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if HTTPS:
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Internationalisation ------------------------------------------------------
+# The interface speaks French; source strings are written in French and
+# English is provided by the catalog in lanterne/locale/en.
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", _("Français")), ("en", _("Anglais"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Europe/Paris"
+USE_TZ = True
+
+# --- Static and stored files -------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    # Documents are never served from a public URL: downloads go through the
+    # access policy (lanterne.documents.views.document_download).
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": FILES_DIR, "base_url": None},
+    },
+    "staticfiles": {
+        "BACKEND": (
+            # Hashed, compressed files need `collectstatic`, which production
+            # deployments run; demo and tests serve the files as they are.
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if MODE == "production"
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        ),
+    },
+}
+WHITENOISE_USE_FINDERS = MODE != "production"
+# Largest document accepted by upload, in bytes.
+DOCUMENT_MAX_BYTES = int(env_str("LANTERNE_DOCUMENT_MAX_BYTES", str(25 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Outgoing mail ------------------------------------------------------------------
+# SMTP when LANTERNE_SMTP_HOST is set; otherwise mails are written as files in
+# the data folder (demo) or kept in memory (tests).
+DEFAULT_FROM_EMAIL = env_str("LANTERNE_FROM_EMAIL", "Lanterne <no-reply@lanterne.localhost>")
+SMTP_HOST = env_str("LANTERNE_SMTP_HOST")
+if SMTP_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = SMTP_HOST
+    EMAIL_PORT = int(env_str("LANTERNE_SMTP_PORT", "25"))
+    EMAIL_HOST_USER = env_str("LANTERNE_SMTP_USER")
+    EMAIL_HOST_PASSWORD = env_str("LANTERNE_SMTP_PASSWORD")
+    EMAIL_USE_TLS = env_bool("LANTERNE_SMTP_STARTTLS", default=False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = DATA_DIR / "outbox"
+
+# --- Logging ----------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LANTERNE_LOG_LEVEL", "INFO")},
+}

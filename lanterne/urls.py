@@ -1,0 +1,17 @@
+"""Lanterne's URLs (French paths: they are part of the interface)."""
+
+from django.urls import include, path
+
+from lanterne.dossiers import views as dossier_views
+
+urlpatterns = [
+    path("", dossier_views.home, name="home"),
+    path(
+        "coproprietes/<int:condominium_id>/", dossier_views.condominium_detail, name="condominium"
+    ),
+    path("", include("lanterne.accounts.urls")),
+    path("dossiers/", include("lanterne.dossiers.urls")),
+    path("documents/", include("lanterne.documents.urls")),
+    path("cabinet/", include("lanterne.condominiums.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+]

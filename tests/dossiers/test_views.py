@@ -1,0 +1,122 @@
+"""The dossier pages, as each role sees them."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from lanterne.dossiers import policy, services
+from lanterne.dossiers.choices import Audience
+from lanterne.dossiers.models import Dossier, TimelineEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def staff_viewer(world):  # type: ignore[no-untyped-def]
+    return policy.Viewer.for_user(world.users["staff"])
+
+
+def test_home_lists_visible_dossiers_only(world, client_for):  # type: ignore[no-untyped-def]
+    response = client_for("owner_party").get(reverse("home"))
+    assert response.status_code == 200
+    assert world.dossier.title in response.content.decode()
+    response = client_for("owner_other_condominium").get(reverse("home"))
+    assert world.dossier.title not in response.content.decode()
+
+
+def test_anonymous_is_sent_to_login(world, client_for):  # type: ignore[no-untyped-def]
+    response = client_for("anonymous").get(reverse("dossiers:detail", args=[world.dossier.pk]))
+    assert response.status_code == 302
+    assert reverse("accounts:login") in response["Location"]
+
+
+def test_dossier_page_shows_only_visible_entries(world, client_for):  # type: ignore[no-untyped-def]
+    viewer = staff_viewer(world)
+    staff = world.users["staff"]
+    services.note_add(
+        viewer=viewer,
+        actor=staff,
+        dossier=world.dossier,
+        text="Note pour tous",
+        audience=Audience.OWNERS,
+    )
+    services.note_add(
+        viewer=viewer,
+        actor=staff,
+        dossier=world.dossier,
+        text="Note interne",
+        audience=Audience.INTERNAL,
+    )
+    page = client_for("owner_not_party").get(reverse("dossiers:detail", args=[world.dossier.pk]))
+    body = page.content.decode()
+    assert "Note pour tous" in body
+    assert "Note interne" not in body
+    staff_page = client_for("staff").get(reverse("dossiers:detail", args=[world.dossier.pk]))
+    assert "Note interne" in staff_page.content.decode()
+
+
+def test_other_condominium_gets_404(world, client_for):  # type: ignore[no-untyped-def]
+    url = reverse("dossiers:detail", args=[world.dossier.pk])
+    assert client_for("owner_other_condominium").get(url).status_code == 404
+    assert client_for("staff_other_agency").get(url).status_code == 404
+
+
+def test_staff_creates_dossier_with_next_reference(world, client_for):  # type: ignore[no-untyped-def]
+    response = client_for("staff").post(
+        reverse("dossiers:create"),
+        {
+            "condominium": world.condominium.pk,
+            "title": "Ravalement de façade",
+            "type": "works",
+            "audience": "",
+            "party_lots": [world.party_lot.pk],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    dossier = Dossier.objects.get(title="Ravalement de façade")
+    assert dossier.reference.startswith("DOS-")
+    assert dossier.audience == Audience.OWNERS
+    assert dossier.status == "quotes"
+
+
+def test_invalid_dossier_form_changes_nothing(world, client_for):  # type: ignore[no-untyped-def]
+    before = Dossier.objects.count()
+    response = client_for("staff").post(
+        reverse("dossiers:create"),
+        {"condominium": world.condominium.pk, "title": "", "type": "nope"},
+    )
+    assert response.status_code == 400
+    assert "Ce champ est obligatoire." in response.content.decode()
+    assert Dossier.objects.count() == before
+
+
+def test_co_owner_cannot_post_a_note(world, client_for):  # type: ignore[no-untyped-def]
+    response = client_for("owner_party").post(
+        reverse("dossiers:note_create", args=[world.dossier.pk]),
+        {"note-text": "hello", "note-audience": "owners"},
+    )
+    assert response.status_code == 403
+    assert not TimelineEntry.objects.exists()
+
+
+def test_timeline_pages_with_constant_queries(world, client_for, django_assert_max_num_queries):  # type: ignore[no-untyped-def]
+    viewer = staff_viewer(world)
+    for i in range(45):
+        services.note_add(
+            viewer=viewer,
+            actor=world.users["staff"],
+            dossier=world.dossier,
+            text=f"Note {i}",
+            audience=Audience.OWNERS,
+        )
+    client = client_for("owner_party")
+    url = reverse("dossiers:detail", args=[world.dossier.pk])
+    with django_assert_max_num_queries(12):
+        first = client.get(url)
+    body = first.content.decode()
+    assert "Note 44" in body and "Note 24" not in body
+    cursor = first.context["page"].next_cursor
+    with django_assert_max_num_queries(12):
+        second = client.get(url, {"apres": cursor}, HTTP_HX_REQUEST="true")
+    assert "Note 24" in second.content.decode()
+    assert "Note 44" not in second.content.decode()
