@@ -85,6 +85,7 @@ class CompanyDomainFactory(DjangoModelFactory):
 class PersonFactory(DjangoModelFactory):
     class Meta:
         model = Person
+        skip_postgeneration_save = True
 
     agency = factory.SubFactory(AgencyFactory)
     first_name = factory.Faker("first_name", locale="fr_FR")

@@ -1,0 +1,266 @@
+"""The access matrix: every role × every object kind × every audience.
+
+The expected visibility is written out here, independently of the policy
+module, from the rules of GLOSSARY.md. Loosening any rule in
+lanterne/dossiers/policy.py makes one of these tests fail. Each combination is
+checked three ways: the policy's predicate, the policy's queryset, and the page
+or download a real request gets."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+
+from lanterne.condominiums.models import Person
+from lanterne.documents.choices import DocumentKind
+from lanterne.documents.services import document_upload
+from lanterne.dossiers import policy, services
+from lanterne.dossiers.choices import Audience, DecisionBody, DossierType, EntryKind
+from lanterne.dossiers.models import Dossier
+
+from ..conftest import ROLES, World
+from ..factories import DossierFactory
+
+pytestmark = pytest.mark.django_db
+
+AUDIENCES = [a.value for a in Audience]
+KINDS = [k.value for k in EntryKind]
+
+# Who belongs to each audience of a dossier of « Les Tilleuls » whose party is
+# the owner of lot 12 (tests/conftest.py). Staff of *another* agency, and
+# co-owners of another condominium, belong to none.
+MEMBERS = {
+    "internal": {"staff"},
+    "council": {"staff", "council_member", "council_chair"},
+    "owners": {"staff", "council_member", "council_chair", "owner_not_party", "owner_party"},
+    "parties": {"staff", "owner_party"},
+}
+# With « le conseil syndical suit ce dossier », the council joins the parties.
+MEMBERS_COUNCIL_FOLLOWS = {
+    **MEMBERS,
+    "parties": {"staff", "owner_party", "council_member", "council_chair"},
+}
+
+# What each role may do (object kind → roles allowed).
+MAY_EDIT_DOSSIER = {"staff"}
+MAY_RECORD_COUNCIL_OPINION = {"staff", "council_chair"}  # on a dossier they may see
+MAY_IMPORT = {"staff"}  # the world's staff member is a manager
+MAY_SEE_CONDOMINIUM = {"staff", "council_member", "council_chair", "owner_not_party", "owner_party"}
+MAY_SEE_OTHER_CONDOMINIUM = {"staff", "owner_other_condominium"}
+
+
+def viewer(world: World, role: str) -> policy.Viewer:
+    return policy.Viewer.for_user(world.users[role])
+
+
+def make_dossier(world: World, audience: str, *, council_follows: bool = False) -> Dossier:
+    dossier = DossierFactory(
+        condominium=world.condominium,
+        type=DossierType.OTHER,
+        status="open",
+        audience=audience,
+        council_sees_parties=council_follows,
+        title=f"Dossier {audience} {council_follows}",
+    )
+    dossier.party_lots.add(world.party_lot)
+    return dossier
+
+
+def fill_timeline(world: World, dossier: Dossier) -> None:
+    """One entry of every kind in every audience, each text carrying a marker."""
+    staff = world.users["staff"]
+    v = viewer(world, "staff")
+    for audience in AUDIENCES:
+        services.note_add(
+            viewer=v, actor=staff, dossier=dossier, text=f"MARK-note-{audience}", audience=audience
+        )
+        services.task_create(
+            viewer=v, actor=staff, dossier=dossier, title=f"MARK-task-{audience}", audience=audience
+        )
+        services.decision_record(
+            viewer=v,
+            actor=staff,
+            dossier=dossier,
+            decided_by=DecisionBody.MANAGER,
+            text=f"MARK-decision-{audience}",
+            audience=audience,
+        )
+        document_upload(
+            viewer=v,
+            actor=staff,
+            condominium=dossier.condominium,
+            dossier=dossier,
+            file=ContentFile(f"contenu {audience}".encode()),
+            filename=f"devis-{audience}.pdf",
+            kind=DocumentKind.QUOTE,
+            title=f"MARK-document-{audience}",
+            audience=audience,
+        )
+    # open → in progress → open → in progress → closed: four moves, four audiences.
+    for status, audience in zip(
+        ["in_progress", "open", "in_progress", "closed"], AUDIENCES, strict=True
+    ):
+        services.dossier_change_status(
+            viewer=v,
+            actor=staff,
+            dossier=dossier,
+            status=status,
+            comment=f"MARK-status_change-{audience}",
+            audience=audience,
+        )
+
+
+@pytest.mark.parametrize("council_follows", [False, True])
+@pytest.mark.parametrize("dossier_audience", AUDIENCES)
+def test_dossier_visibility(world, client_for, dossier_audience, council_follows):  # type: ignore[no-untyped-def]
+    dossier = make_dossier(world, dossier_audience, council_follows=council_follows)
+    members = MEMBERS_COUNCIL_FOLLOWS if council_follows else MEMBERS
+    for role in ROLES:
+        expected = role in members[dossier_audience]
+        v = viewer(world, role)
+        assert policy.may_see_dossier(v, dossier) is expected, (role, dossier_audience)
+        listed = policy.dossiers_visible_to(v).filter(pk=dossier.pk).exists()
+        assert listed is expected, (role, dossier_audience, "queryset")
+        response = client_for(role).get(reverse("dossiers:detail", args=[dossier.pk]))
+        if role == "anonymous":
+            assert response.status_code == 302
+        else:
+            assert response.status_code == (200 if expected else 404), (role, dossier_audience)
+
+
+@pytest.mark.parametrize("dossier_audience", AUDIENCES)
+def test_timeline_entries_and_documents(world, client_for, dossier_audience):  # type: ignore[no-untyped-def]
+    dossier = make_dossier(world, dossier_audience)
+    fill_timeline(world, dossier)
+    entries = list(
+        dossier.timeline.select_related(
+            "dossier", "note", "task", "decision", "status_change", "document"
+        )
+    )
+    documents = list(dossier.documents.select_related("dossier", "condominium"))
+    assert len(entries) == len(KINDS) * len(AUDIENCES)
+    for role in ROLES:
+        v = viewer(world, role)
+        client = client_for(role)
+        visible_ids = set(policy.entries_visible_to(v, dossier).values_list("pk", flat=True))
+        for entry in entries:
+            expected = role in MEMBERS[dossier_audience] and role in MEMBERS[entry.audience]
+            assert policy.may_see_entry(v, entry) is expected, (role, entry.kind, entry.audience)
+            assert (entry.pk in visible_ids) is expected, (
+                role,
+                entry.kind,
+                entry.audience,
+                "queryset",
+            )
+        for kind in KINDS:
+            response = client.get(reverse("dossiers:detail", args=[dossier.pk]), {"type": kind})
+            body = response.content.decode() if response.status_code == 200 else ""
+            for audience in AUDIENCES:
+                expected = role in MEMBERS[dossier_audience] and role in MEMBERS[audience]
+                assert (f"MARK-{kind}-{audience}" in body) is expected, (role, kind, audience)
+        visible_documents = set(
+            policy.documents_visible_to(v, dossier).values_list("pk", flat=True)
+        )
+        for document in documents:
+            expected = role in MEMBERS[dossier_audience] and role in MEMBERS[document.audience]
+            assert policy.may_see_document(v, document) is expected, (role, document.audience)
+            assert (document.pk in visible_documents) is expected, (role, document.audience)
+            response = client.get(reverse("documents:download", args=[document.pk]))
+            if role == "anonymous":
+                assert response.status_code == 302
+                continue
+            assert response.status_code == (200 if expected else 404), (role, document.audience)
+            if expected:
+                assert response["Content-Disposition"].startswith("attachment")
+                assert (
+                    b"".join(response.streaming_content) == f"contenu {document.audience}".encode()
+                )
+
+
+@pytest.mark.parametrize("audience", ["internal", "council", "owners"])
+def test_condominium_documents(world, client_for, audience):  # type: ignore[no-untyped-def]
+    """A document of the condominium outside any dossier (bylaws, minutes…)."""
+    document = document_upload(
+        viewer=viewer(world, "staff"),
+        actor=world.users["staff"],
+        condominium=world.condominium,
+        file=ContentFile(b"reglement"),
+        filename="reglement.pdf",
+        kind=DocumentKind.BYLAWS,
+        audience=audience,
+    )
+    for role in ROLES:
+        expected = role in MEMBERS[audience]
+        assert policy.may_see_document(viewer(world, role), document) is expected, (role, audience)
+        if role != "anonymous":
+            status = (
+                client_for(role).get(reverse("documents:download", args=[document.pk])).status_code
+            )
+            assert status == (200 if expected else 404), (role, audience)
+
+
+def test_condominiums_and_contact_book(world):  # type: ignore[no-untyped-def]
+    for role in ROLES:
+        v = viewer(world, role)
+        assert policy.may_see_condominium(v, world.condominium) is (role in MAY_SEE_CONDOMINIUM), (
+            role
+        )
+        assert policy.may_see_condominium(v, world.other_condominium) is (
+            role in MAY_SEE_OTHER_CONDOMINIUM
+        ), role
+        listed = set(policy.condominiums_visible_to(v).values_list("pk", flat=True))
+        assert (world.condominium.pk in listed) is (role in MAY_SEE_CONDOMINIUM), role
+        # Contact details: staff of the agency see everyone's; others only their own.
+        for other_role, person in world.persons.items():
+            expected = (
+                (role == "staff" and person.agency_id == world.agency.pk)
+                or (role == "staff_other_agency" and person.agency_id == world.other_agency.pk)
+                or role == other_role
+            )
+            assert policy.may_see_contact_details(v, person) is expected, (role, other_role)
+        visible_people = set(policy.persons_visible_to(v).values_list("pk", flat=True))
+        if role == "staff":
+            assert visible_people == set(
+                Person.objects.filter(agency=world.agency).values_list("pk", flat=True)
+            )
+        elif role == "anonymous":
+            assert visible_people == set()
+        else:
+            assert world.persons[role].pk in visible_people
+            others = {
+                p.pk
+                for r, p in world.persons.items()
+                if r != role and p.agency_id == world.agency.pk
+            }
+            if role != "staff_other_agency":
+                assert not (visible_people & others), role
+
+
+@pytest.mark.parametrize("dossier_audience", AUDIENCES)
+def test_actions(world, dossier_audience):  # type: ignore[no-untyped-def]
+    dossier = make_dossier(world, dossier_audience)
+    for role in ROLES:
+        v = viewer(world, role)
+        assert policy.may_edit_dossier(v, dossier) is (role in MAY_EDIT_DOSSIER), role
+        assert policy.may_manage_dossiers(v, world.agency.pk) is (role in MAY_EDIT_DOSSIER), role
+        assert policy.may_import(v, world.agency.pk) is (role in MAY_IMPORT), role
+        expected_opinion = role in MAY_RECORD_COUNCIL_OPINION and role in MEMBERS[dossier_audience]
+        assert policy.may_record_council_opinion(v, dossier) is expected_opinion, (
+            role,
+            dossier_audience,
+        )
+        for person in world.persons.values():
+            assert policy.may_invite(v, person) is (
+                (role == "staff" and person.agency_id == world.agency.pk)
+                or (role == "staff_other_agency" and person.agency_id == world.other_agency.pk)
+            ), role
+
+
+def test_every_role_and_audience_is_covered():  # type: ignore[no-untyped-def]
+    """Adding a role or an audience without extending the matrix fails here."""
+    assert set(MEMBERS) == set(AUDIENCES)
+    assert set(itertools.chain.from_iterable(MEMBERS.values())) < set(ROLES)
+    assert set(KINDS) == {"note", "task", "decision", "status_change", "document"}

@@ -1,0 +1,127 @@
+"""Loosen the access policy one rule at a time and check the matrix test catches it.
+
+Usage: .venv/bin/python tools/policy_mutations.py
+
+Each mutation rewrites one line of the policy (or of the download view) the way
+a careless change would, runs tests/dossiers/test_policy_matrix.py, and restores
+the file. Every mutation must make the matrix fail; the script exits non-zero if
+one survives. It is a check to run after changing the policy, not part of
+`make test` (it runs the matrix once per mutation).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = "lanterne/dossiers/policy.py"
+
+MUTATIONS: list[tuple[str, str, str, str]] = [
+    (
+        "owners of any condominium count as owners of this one",
+        POLICY,
+        "    if on_council or condominium_id in viewer.owner_condominium_ids:",
+        "    if on_council or viewer.owner_condominium_ids:",
+    ),
+    (
+        "the council always sees the parties' dossiers",
+        POLICY,
+        "    if is_party or (on_council and dossier.council_sees_parties):",
+        "    if is_party or on_council:",
+    ),
+    (
+        "an entry's own audience is ignored",
+        POLICY,
+        "    return entry.dossier.audience in audiences and entry.audience in audiences",
+        "    return entry.dossier.audience in audiences",
+    ),
+    (
+        "the timeline query ignores entry audiences",
+        POLICY,
+        "    return TimelineEntry.objects.filter(dossier=dossier, audience__in=audiences)",
+        "    return TimelineEntry.objects.filter(dossier=dossier)",
+    ),
+    (
+        "staff of any agency see every agency",
+        POLICY,
+        "    if viewer.is_staff_of(dossier.agency_id):\n        return frozenset(Audience.values)",
+        "    if viewer.is_staff_anywhere:\n        return frozenset(Audience.values)",
+    ),
+    (
+        "the dossier query lets the council into every parties dossier",
+        POLICY,
+        '                f"{p}council_sees_parties": True,\n',
+        "",
+    ),
+    (
+        "the dossier query opens owners dossiers to the whole agency",
+        POLICY,
+        '        | Q(**{f"{p}audience": Audience.OWNERS, f"{p}condominium_id__in": owners})',
+        '        | Q(**{f"{p}audience": Audience.OWNERS, f"{p}agency_id__in": viewer.agency_ids})',
+    ),
+    (
+        "downloads skip the policy",
+        "lanterne/documents/views.py",
+        "    if not policy.may_see_document(policy.viewer_of(request), document):",
+        "    if False:",
+    ),
+    (
+        "any logged-in person reads contact details",
+        POLICY,
+        "    return viewer.is_staff_of(person.agency_id) or person.pk in viewer.person_ids",
+        "    return not viewer.is_anonymous",
+    ),
+    (
+        "council members may import",
+        POLICY,
+        "    return viewer.is_manager_of(agency_id)",
+        "    return viewer.is_staff_of(agency_id) or bool(viewer.council_condominium_ids)",
+    ),
+    (
+        "any council member records the council's opinion",
+        POLICY,
+        "    return dossier.condominium_id in viewer.chair_condominium_ids and may_see_dossier(",
+        "    return dossier.condominium_id in viewer.council_condominium_ids and may_see_dossier(",
+    ),
+]
+
+
+def main() -> int:
+    survivors = 0
+    for description, relative, old, new in MUTATIONS:
+        path = ROOT / relative
+        original = path.read_text()
+        if old not in original:
+            print(f"STALE    {description}: the line to mutate is gone; update this script")
+            survivors += 1
+            continue
+        path.write_text(original.replace(old, new, 1))
+        try:
+            result = subprocess.run(  # noqa: S603
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-x",
+                    "-p",
+                    "no:warnings",
+                    "tests/dossiers/test_policy_matrix.py",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        finally:
+            path.write_text(original)
+        caught = result.returncode != 0
+        survivors += not caught
+        print(f"{'caught' if caught else 'SURVIVED':8} {description}")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
