@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "lanterne.dossiers",
     "lanterne.documents",
     "lanterne.audit",
+    "lanterne.core",
 ]
 
 MIDDLEWARE = [
@@ -125,7 +126,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "lanterne.sqlite3",
+            "NAME": str(DATA_DIR / "lanterne.sqlite3"),
             "OPTIONS": {
                 # WAL lets readers proceed while the pipeline writes.
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
@@ -180,6 +181,9 @@ USE_TZ = True
 # --- Static and stored files -------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The project-wide stylesheet lives in lanterne/static, which belongs to no app:
+# without this, neither the finders nor `collectstatic` would see it.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     # Documents are never served from a public URL: downloads go through the
     # access policy (lanterne.documents.views.document_download).

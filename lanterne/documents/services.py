@@ -82,7 +82,7 @@ def document_upload(
     )
     document.file.save(filename, file, save=False)
     # If a later write fails, do not leave an orphan file behind.
-    stored_name = document.file.name
+    stored_name = document.file.name or ""
 
     def _remove_orphan() -> None:
         document.file.storage.delete(stored_name)

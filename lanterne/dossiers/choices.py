@@ -130,7 +130,7 @@ def allowed_transitions(
 
 def statuses_of(dossier_type: str) -> list[tuple[str, str]]:
     """(value, label) pairs of the statuses of a dossier type, in order."""
-    return [(value, DossierStatus(value).label) for value in LIFECYCLES[dossier_type]]
+    return [(value, str(DossierStatus(value).label)) for value in LIFECYCLES[dossier_type]]
 
 
 # Suggested default audience of a new dossier, by type: private matters

@@ -14,6 +14,20 @@ from .choices import Audience, DecisionBody, DossierStatus, DossierType
 from .models import Dossier
 
 
+def model_field(form: forms.Form, name: str) -> forms.ModelChoiceField:  # type: ignore[type-arg]
+    """A model choice field of `form`, typed, to narrow its queryset."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)
+    return field
+
+
+def choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    """A choice field of `form`, typed, to narrow its choices."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
+
+
 class DateInput(forms.DateInput):
     input_type = "date"
 
@@ -55,8 +69,8 @@ class DossierForm(forms.Form):
 
     def __init__(self, *args: Any, agency_id: int, dossier: Dossier | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["condominium"].queryset = Condominium.objects.filter(agency_id=agency_id)
-        self.fields["manager"].queryset = Person.objects.filter(agency_id=agency_id).exclude(
+        model_field(self, "condominium").queryset = Condominium.objects.filter(agency_id=agency_id)
+        model_field(self, "manager").queryset = Person.objects.filter(agency_id=agency_id).exclude(
             staff_role=""
         )
         lots = Lot.objects.filter(condominium__agency_id=agency_id).select_related("condominium")
@@ -64,13 +78,13 @@ class DossierForm(forms.Form):
             lots = lots.filter(condominium=dossier.condominium)
             del self.fields["condominium"]
             del self.fields["type"]
-            self.fields["audience"].choices = list(Audience.choices)
+            choice_field(self, "audience").choices = list(Audience.choices)
             self.fields["audience"].required = True
-        self.fields["party_lots"].queryset = lots.order_by("condominium__name", "number")
-        self.fields["party_persons"].queryset = Person.objects.filter(
+        model_field(self, "party_lots").queryset = lots.order_by("condominium__name", "number")
+        model_field(self, "party_persons").queryset = Person.objects.filter(
             agency_id=agency_id, staff_role=""
         ).order_by("last_name", "first_name")
-        self.fields["party_companies"].queryset = Company.objects.filter(agency_id=agency_id)
+        model_field(self, "party_companies").queryset = Company.objects.filter(agency_id=agency_id)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -114,7 +128,7 @@ class TaskForm(forms.Form):
 
     def __init__(self, *args: Any, agency_id: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = Person.objects.filter(agency_id=agency_id).exclude(
+        model_field(self, "assignee").queryset = Person.objects.filter(agency_id=agency_id).exclude(
             staff_role=""
         )
 
@@ -152,7 +166,7 @@ class StatusForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = choices
+        choice_field(self, "status").choices = choices
 
 
 class DocumentForm(forms.Form):

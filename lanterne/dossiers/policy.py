@@ -64,6 +64,20 @@ class Viewer:
         return cls()
 
     @classmethod
+    def system(cls, agency_id: int) -> Viewer:
+        """The viewer of a management command run by the server's operator on one
+        agency: staff and manager rights there, and no login.
+
+        Meant for the write services' permission checks (`may_import`,
+        `may_manage_dossiers`…). Having no user, it is anonymous to the audience
+        rules and the `*_visible_to` querysets: never use it to list what someone
+        may see."""
+        agency_ids = frozenset({agency_id})
+        return cls(
+            staff_agency_ids=agency_ids, manager_agency_ids=agency_ids, agency_ids=agency_ids
+        )
+
+    @classmethod
     def for_user(cls, user: Any) -> Viewer:
         """Read the roles of a login (three queries), or the anonymous viewer."""
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:

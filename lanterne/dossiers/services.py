@@ -472,7 +472,7 @@ def entry_set_audience(
     # Every entry about the same object shares its audience (a task and its
     # completion are seen by the same people).
     TimelineEntry.objects.filter(**{entry.kind: subject}).update(audience=audience)
-    type(subject).objects.filter(pk=subject.pk).update(audience=audience)
+    type(subject)._default_manager.filter(pk=subject.pk).update(audience=audience)
     entry.audience = audience
     audit_record(
         actor=actor,

@@ -20,6 +20,7 @@ from lanterne.documents.services import document_upload
 from . import policy, selectors, services
 from .choices import (
     DEFAULT_AUDIENCE,
+    Audience,
     DecisionBody,
     DossierStatus,
     DossierType,
@@ -140,7 +141,7 @@ def _staff_forms(dossier: Dossier, **bound: Any) -> dict[str, Any]:
         ),
         "document_form": DocumentForm(prefix="document", initial=audience),
         "status_form": StatusForm(prefix="status", choices=_status_choices(dossier)),
-        "entry_audience_choices": EntryAudienceForm.base_fields["audience"].choices,
+        "entry_audience_choices": Audience.choices,
     }
     forms.update(bound)
     return forms
@@ -156,7 +157,7 @@ def _status_choices(dossier: Dossier) -> list[tuple[str, str]]:
         )
         before_closing = last.from_status if last else None
     return [
-        (value, DossierStatus(value).label)
+        (value, str(DossierStatus(value).label))
         for value in allowed_transitions(
             dossier.type, dossier.status, status_before_closing=before_closing
         )
@@ -339,7 +340,7 @@ def entry_audience(request: HttpRequest, entry_id: int) -> HttpResponse:
                 "dossier": dossier,
                 "is_staff": True,
                 "flash": message,
-                "entry_audience_choices": EntryAudienceForm.base_fields["audience"].choices,
+                "entry_audience_choices": Audience.choices,
             },
         )
     messages.info(request, message)
