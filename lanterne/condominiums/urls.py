@@ -6,4 +6,5 @@ app_name = "condominiums"
 
 urlpatterns = [
     path("personnes/", views.persons, name="persons"),
+    path("import/", views.import_csv, name="import"),
 ]
