@@ -12,6 +12,16 @@ from django.utils.translation import gettext_lazy as _
 class EmailAuthenticationForm(AuthenticationForm):
     """Django's login form, labelled for an e-mail address."""
 
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # Django's message would read "Saisissez un adresse e-mail…" and claim
+        # that every field is case-sensitive; the e-mail is not (see below).
+        "invalid_login": _(
+            "Adresse e-mail ou mot de passe incorrect. Attention : le mot de passe "
+            "distingue les majuscules des minuscules."
+        ),
+    }
+
     username = forms.EmailField(
         label=_("Adresse e-mail"),
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -63,7 +64,13 @@ def invite(request: HttpRequest, person_id: int) -> HttpResponse:
             messages.error(request, message)
     else:
         messages.success(request, _("Invitation envoyée à %(name)s.") % {"name": person.full_name})
-    return redirect(request.POST.get("next") or "condominiums:persons")
+    next_url = request.POST.get("next", "")
+    # Only back to a page of this site: never an open redirect.
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
+    return redirect(next_url or "condominiums:persons")
 
 
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
