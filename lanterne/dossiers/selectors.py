@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Length
 from django.http import Http404
 
 from lanterne.condominiums.models import Condominium, Lot, Person
@@ -24,7 +25,8 @@ def dossier_for_viewer(viewer: policy.Viewer, dossier_id: int) -> Dossier:
     dossier = (
         Dossier.objects.select_related("condominium", "manager", "agency")
         .prefetch_related(
-            Prefetch("party_lots", queryset=Lot.objects.order_by("number")),
+            # Lot numbers are text: order "8" before "10".
+            Prefetch("party_lots", queryset=Lot.objects.order_by(Length("number"), "number")),
             Prefetch("party_persons", queryset=Person.objects.order_by("last_name", "first_name")),
             "party_companies",
         )

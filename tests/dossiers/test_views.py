@@ -120,3 +120,30 @@ def test_timeline_pages_with_constant_queries(world, client_for, django_assert_m
         second = client.get(url, {"apres": cursor}, HTTP_HX_REQUEST="true")
     assert "Note 24" in second.content.decode()
     assert "Note 44" not in second.content.decode()
+
+
+def test_not_found_page_is_in_french(world, client_for):  # type: ignore[no-untyped-def]
+    response = client_for("owner_other_condominium").get(
+        reverse("dossiers:detail", args=[world.dossier.pk])
+    )
+    assert response.status_code == 404
+    assert "Page introuvable" in response.content.decode()
+
+
+def test_forbidden_page_is_in_french(world, client_for):  # type: ignore[no-untyped-def]
+    response = client_for("owner_party").get(reverse("dossiers:create"))
+    assert response.status_code == 403
+    assert "Accès refusé" in response.content.decode()
+
+
+def test_party_lots_are_listed_in_natural_order(world, client_for):  # type: ignore[no-untyped-def]
+    import re
+
+    from ..factories import LotFactory
+
+    for number in ("10", "8", "9"):
+        world.dossier.party_lots.add(LotFactory(condominium=world.condominium, number=number))
+    body = client_for("staff").get(reverse("dossiers:detail", args=[world.dossier.pk])).content
+    lots = re.search(r"Lots</dt><dd>(.*?)</dd>", body.decode(), re.S)
+    assert lots is not None
+    assert re.findall(r"(\d+) \(", lots.group(1)) == ["8", "9", "10", "12"]
