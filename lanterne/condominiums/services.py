@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -52,13 +53,18 @@ def agency_create(
         raise ValidationError(_("Un cabinet porte déjà ce nom."))
     user = User.objects.filter(email=staff_email).first()
     if user is None:
-        from django.contrib.auth.password_validation import validate_password
-
         validate_password(staff_password)
         user = User.objects.create_user(
             staff_email,
             staff_password,
             full_name=f"{staff_first_name} {staff_last_name}".strip(),
+        )
+    elif not user.check_password(staff_password):
+        # An existing login may manage a second agency, but only its owner can
+        # say so: a different password would silently be ignored otherwise.
+        raise ValidationError(
+            _("Un compte existe déjà pour %(email)s : saisissez son mot de passe.")
+            % {"email": staff_email}
         )
     agency = Agency.objects.create(
         name=name.strip(), mail_domain=mail_domain, shared_mailbox=shared_mailbox

@@ -234,3 +234,19 @@ def test_create_agency_needs_a_password_when_not_interactive(monkeypatch) -> Non
             stdout=StringIO(),
         )
     assert not Agency.objects.exists()
+
+
+@pytest.mark.django_db
+def test_create_agency_with_an_existing_login_needs_its_password() -> None:
+    from django.core.exceptions import ValidationError
+
+    from lanterne.condominiums.models import Agency
+    from lanterne.condominiums.services import agency_create
+
+    common = {"mail_domain": "a.fr", "shared_mailbox": "gestion@a.fr", "staff_email": "g@a.fr"}
+    agency_create(name="Premier", staff_password="Premier-mot-2026!", **common)
+    with pytest.raises(ValidationError, match="Un compte existe déjà"):
+        agency_create(name="Second", staff_password="Autre-mot-2026!", **common)
+    assert not Agency.objects.filter(name="Second").exists()
+    agency_create(name="Second", staff_password="Premier-mot-2026!", **common)
+    assert Agency.objects.filter(name="Second").exists()
