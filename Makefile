@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ENV := LANTERNE_MODE=demo LANTERNE_DATA_DIR=$(CURDIR)/var/demo
 
-.PHONY: install demo test lint browser-deps lock clean messages
+.PHONY: install demo test lint system-deps lock clean messages
 
 install: $(VENV)/.installed
 
@@ -19,13 +19,18 @@ demo: install
 	$(DEMO_ENV) $(BIN)/lanterne load-demo
 	$(DEMO_ENV) $(BIN)/lanterne runserver --noreload 127.0.0.1:8000
 
-# The browser tests drive Debian's chromium, installed from Debian's packages.
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian's chromium for the browser tests"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+# The tests talk to real programs from Debian's packages: chromium (browser
+# tests), Dovecot (a real IMAP server) and swaks (a real SMTP client).
+SYSTEM_PACKAGES := chromium dovecot-imapd swaks
+system-deps:
+	@missing=""; \
+	for bin in chromium dovecot swaks; do command -v $$bin >/dev/null 2>&1 || missing=yes; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages for the tests: $(SYSTEM_PACKAGES)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
+	fi
 
-test: install browser-deps
+test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -33,9 +38,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy lanterne
 
-# Recompile the English catalog after editing lanterne/locale/en/LC_MESSAGES/django.po.
+# The English catalog: extract the French msgids of lanterne/ (only: makemessages
+# scans the current folder) into lanterne/locale/en/LC_MESSAGES/django.po, then
+# compile it. Translate the new entries (empty or "fuzzy") and run it again.
 messages: install
-	cd lanterne && ../$(BIN)/django-admin compilemessages --locale en
+	cd lanterne && $(DEMO_ENV) ../$(BIN)/lanterne makemessages --locale en --no-obsolete --ignore 'migrations/*'
+	cd lanterne && $(DEMO_ENV) ../$(BIN)/lanterne compilemessages --locale en
 
 # Refresh the pinned versions after changing pyproject.toml.
 lock:

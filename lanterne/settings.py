@@ -73,12 +73,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "anymail",
     "lanterne.accounts",
     "lanterne.condominiums",
     "lanterne.dossiers",
     "lanterne.documents",
     "lanterne.audit",
     "lanterne.core",
+    "lanterne.mail",
 ]
 
 MIDDLEWARE = [
@@ -128,8 +130,11 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "lanterne.sqlite3"),
             "OPTIONS": {
-                # WAL lets readers proceed while the pipeline writes.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                # WAL lets readers proceed while the pipeline writes. FULL
+                # syncs every commit: a message acknowledged to its source
+                # (SMTP 250, IMAP progress) must survive a power cut, row
+                # included, not only its bytes.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
                 "transaction_mode": "IMMEDIATE",
             },
         }
@@ -191,6 +196,11 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": FILES_DIR, "base_url": None},
     },
+    # The raw store of e-mail bytes and attachment blobs (lanterne.mail.storage).
+    "mail": {
+        "BACKEND": "lanterne.mail.storage.DurableFileSystemStorage",
+        "OPTIONS": {"location": DATA_DIR / "mail", "base_url": None},
+    },
     "staticfiles": {
         "BACKEND": (
             # Hashed, compressed files need `collectstatic`, which production
@@ -202,6 +212,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = MODE != "production"
+# Largest e-mail accepted, in bytes; larger ones are refused with a record.
+MAIL_MAX_BYTES = int(env_str("LANTERNE_MAIL_MAX_BYTES", str(50 * 1024 * 1024)))
 # Largest document accepted by upload, in bytes.
 DOCUMENT_MAX_BYTES = int(env_str("LANTERNE_DOCUMENT_MAX_BYTES", str(25 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -221,6 +233,30 @@ if SMTP_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = DATA_DIR / "outbox"
+
+# --- Inbound mail webhooks ----------------------------------------------------------
+# A mail provider may receive the agencies' mail and POST each message to
+# Lanterne (lanterne.mail.sources.webhook; Mailgun through django-anymail).
+# Both variables are required, and without them the webhook URL
+# (/webhooks/anymail/mailgun/inbound_mime/) is not mounted at all:
+# LANTERNE_ANYMAIL_WEBHOOK_SECRET is the "user:password" the provider sends as
+# HTTP basic auth; LANTERNE_MAILGUN_WEBHOOK_SIGNING_KEY is the key Mailgun signs
+# each POST with (HMAC-SHA256 of its timestamp and token).
+_webhook_secret = env_str("LANTERNE_ANYMAIL_WEBHOOK_SECRET")
+_mailgun_signing_key = env_str("LANTERNE_MAILGUN_WEBHOOK_SIGNING_KEY")
+if bool(_webhook_secret) != bool(_mailgun_signing_key):
+    raise ImproperlyConfigured(
+        "Inbound mail webhooks need both LANTERNE_ANYMAIL_WEBHOOK_SECRET and "
+        "LANTERNE_MAILGUN_WEBHOOK_SIGNING_KEY (or neither)."
+    )
+if _webhook_secret and ":" not in _webhook_secret:
+    raise ImproperlyConfigured("LANTERNE_ANYMAIL_WEBHOOK_SECRET must read user:password.")
+MAIL_WEBHOOKS_ENABLED = bool(_webhook_secret and _mailgun_signing_key)
+ANYMAIL = (
+    {"WEBHOOK_SECRET": _webhook_secret, "MAILGUN_WEBHOOK_SIGNING_KEY": _mailgun_signing_key}
+    if MAIL_WEBHOOKS_ENABLED
+    else {}
+)
 
 # --- Logging ----------------------------------------------------------------------
 LOGGING = {

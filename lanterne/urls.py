@@ -1,5 +1,6 @@
 """Lanterne's URLs (French paths: they are part of the interface)."""
 
+from django.conf import settings
 from django.urls import include, path
 
 from lanterne.dossiers import views as dossier_views
@@ -13,5 +14,11 @@ urlpatterns = [
     path("dossiers/", include("lanterne.dossiers.urls")),
     path("documents/", include("lanterne.documents.urls")),
     path("cabinet/", include("lanterne.condominiums.urls")),
+    path("courriels/", include("lanterne.mail.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
+
+# Inbound mail webhooks (django-anymail), mounted only when configured:
+# LANTERNE_ANYMAIL_WEBHOOK_SECRET and LANTERNE_MAILGUN_WEBHOOK_SIGNING_KEY.
+if settings.MAIL_WEBHOOKS_ENABLED:
+    urlpatterns.append(path("webhooks/anymail/", include("lanterne.mail.sources.webhook")))

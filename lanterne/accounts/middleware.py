@@ -12,7 +12,9 @@ class FirstRunMiddleware:
     """A fresh installation has no agency: offer the setup page instead of a login
     nobody can use. Once an agency exists the check is skipped for good."""
 
-    EXEMPT_PREFIXES = ("/installation/", "/static/", "/i18n/")
+    # /webhooks/: a provider posting mail must get the webhook's own answer,
+    # never a redirect to a page meant for a person.
+    EXEMPT_PREFIXES = ("/installation/", "/static/", "/i18n/", "/webhooks/")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response

@@ -1,0 +1,1 @@
+"""The mail pipeline: sources → raw store → parse → (thread → file → publish)."""
