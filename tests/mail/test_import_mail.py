@@ -29,12 +29,12 @@ from ..factories import AgencyFactory
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # Real-world samples from other projects (DESIGN.md, "Test data").
-CORPORA = REPOSITORY.parent / "shared" / "corpora"
+CORPORA = REPOSITORY / "tests" / "corpora"
 
 
 def corpus(name: str) -> Path:
     path = CORPORA / name
-    assert path.exists(), f"{path} is missing: the shared test corpora are needed"
+    assert path.exists(), f"{path} is missing: the test corpora (tests/corpora) are needed"
     return path
 
 

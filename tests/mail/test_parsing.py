@@ -28,7 +28,7 @@ from lanterne.mail.parsing import (
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 REPOSITORY = Path(__file__).resolve().parents[2]
-CORPORA = REPOSITORY.parent / "shared" / "corpora"
+CORPORA = REPOSITORY / "tests" / "corpora"
 
 MAIL_CORPORA = (
     "cpython-email",
@@ -50,7 +50,7 @@ def sample(name: str) -> ParsedMessage:
 
 def corpus(*parts: str) -> Path:
     path = CORPORA.joinpath(*parts)
-    assert path.exists(), f"{path} is missing: the shared test corpora are needed"
+    assert path.exists(), f"{path} is missing: the test corpora (tests/corpora) are needed"
     return path
 
 

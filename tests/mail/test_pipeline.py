@@ -18,7 +18,7 @@ from lanterne.mail.services import mail_receive, mail_receive_and_process, raw_m
 
 pytestmark = pytest.mark.django_db
 
-CORPORA = Path("/work/shared/corpora")
+CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )

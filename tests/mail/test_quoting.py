@@ -11,7 +11,7 @@ import pytest
 from lanterne.mail.quoting import split_reply
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-CORPORA = REPOSITORY.parent / "shared" / "corpora"
+CORPORA = REPOSITORY / "tests" / "corpora"
 CRISP = CORPORA / "crisp-email-reply-parser"
 MAIL_PARSER_REPLY = CORPORA / "mail-parser-reply"
 TALON = CORPORA / "talon"
@@ -23,7 +23,7 @@ QUOTED_BODY = "Etiam non sagittis"
 
 
 def read(path: Path) -> str:
-    assert path.exists(), f"{path} is missing: the shared test corpora are needed"
+    assert path.exists(), f"{path} is missing: the test corpora (tests/corpora) are needed"
     return path.read_text(encoding="utf-8", errors="replace")
 
 

@@ -10,12 +10,12 @@ import pytest
 from lanterne.mail.sanitize import sanitize_html
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-CORPORA = REPOSITORY.parent / "shared" / "corpora"
+CORPORA = REPOSITORY / "tests" / "corpora"
 
 
 def xss_vectors() -> list[str]:
     """Every attack of the bleach and PayloadsAllTheThings corpora."""
-    assert CORPORA.exists(), f"{CORPORA} is missing: the shared test corpora are needed"
+    assert CORPORA.exists(), f"{CORPORA} is missing: the test corpora (tests/corpora) are needed"
     vectors = []
     for path in sorted((CORPORA / "bleach-xss").glob("*.test")):
         # Each file holds the input, a "--" line, then bleach's own output.
