@@ -30,7 +30,7 @@ class UserFactory(DjangoModelFactory):
         django_get_or_create = ("email",)
 
     email = factory.Sequence(lambda n: f"user{n}@exemple.fr")
-    full_name = factory.Faker("name", locale="fr_FR")
+    full_name = factory.Sequence(lambda n: f"Utilisateur {n}")
     password = factory.django.Password(PASSWORD)
 
 
@@ -88,8 +88,10 @@ class PersonFactory(DjangoModelFactory):
         skip_postgeneration_save = True
 
     agency = factory.SubFactory(AgencyFactory)
-    first_name = factory.Faker("first_name", locale="fr_FR")
-    last_name = factory.Faker("last_name", locale="fr_FR")
+    # Sequences, not random names: a random « Martin » could collide with a
+    # name a test looks up.
+    first_name = factory.Sequence(lambda n: f"Prénom{n}")
+    last_name = factory.Sequence(lambda n: f"Nom{n}")
 
     @factory.post_generation
     def email(self, create: bool, extracted: str | None, **kwargs: object) -> None:
