@@ -16,6 +16,12 @@ class AuditAction(models.TextChoices):
     INVITED = "invited", _("invitation")
     INVITATION_ACCEPTED = "invitation_accepted", _("invitation acceptée")
     DOWNLOADED = "downloaded", _("téléchargement")
+    DELETED = "deleted", _("suppression")
+    # A message filed into a dossier (or judged not dossier-related), and
+    # moved from one dossier to another (or out of it): the filing method is
+    # in the entry's `changes`.
+    FILED = "filed", _("classement")
+    REFILED = "refiled", _("reclassement")
 
 
 class AuditLog(models.Model):

@@ -154,6 +154,7 @@ class EntryKind(models.TextChoices):
     DECISION = "decision", _("Décision")
     STATUS_CHANGE = "status_change", _("Changement de statut")
     DOCUMENT = "document", _("Document")
+    MESSAGE = "message", _("Courriel")
 
 
 class EntryEvent(models.TextChoices):

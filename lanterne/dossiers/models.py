@@ -1,6 +1,6 @@
 """Dossiers (case files) and what their timeline is made of: tasks, decisions,
-notes, status changes, documents, and the one TimelineEntry stream that orders
-them all."""
+notes, status changes, documents, filed e-mails, and the one TimelineEntry
+stream that orders them all."""
 
 from __future__ import annotations
 
@@ -237,6 +237,15 @@ class TimelineEntry(models.Model):
         blank=True,
         related_name="entries",
     )
+    # A string reference: the mail app imports this one (its Message points
+    # at Dossier), so neither module imports the other's models.
+    message = models.ForeignKey(
+        "mail.Message",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="entries",
+    )
 
     class Meta:
         verbose_name = _("entrée de chronologie")
@@ -252,8 +261,16 @@ class TimelineEntry(models.Model):
                     | Q(kind=EntryKind.NOTE, note__isnull=False)
                     | Q(kind=EntryKind.STATUS_CHANGE, status_change__isnull=False)
                     | Q(kind=EntryKind.DOCUMENT, document__isnull=False)
+                    | Q(kind=EntryKind.MESSAGE, message__isnull=False)
                 ),
                 name="timeline_entry_points_at_its_kind",
+            ),
+            # A filed message appears once in the timelines, in one dossier:
+            # filing it again elsewhere moves its entry (`mail.filing`).
+            models.UniqueConstraint(
+                fields=["message"],
+                condition=Q(kind=EntryKind.MESSAGE, event=EntryEvent.CREATED),
+                name="timeline_entry_one_per_message",
             ),
         ]
 
@@ -263,4 +280,11 @@ class TimelineEntry(models.Model):
     @property
     def subject(self) -> Task | Decision | Note | StatusChange | models.Model | None:
         """The object this entry is about."""
-        return self.task or self.decision or self.note or self.status_change or self.document
+        return (
+            self.task
+            or self.decision
+            or self.note
+            or self.status_change
+            or self.document
+            or self.message
+        )

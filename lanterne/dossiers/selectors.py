@@ -115,6 +115,7 @@ def timeline_page(
         "note",
         "status_change",
         "document",
+        "message",
     )
     if kinds:
         entries = entries.filter(kind__in=kinds)

@@ -318,7 +318,7 @@ def document_create(request: HttpRequest, dossier_id: int) -> HttpResponse:
 def entry_audience(request: HttpRequest, entry_id: int) -> HttpResponse:
     entry = get_object_or_404(
         TimelineEntry.objects.select_related(
-            "dossier", "task", "decision", "note", "status_change", "document", "actor"
+            "dossier", "task", "decision", "note", "status_change", "document", "message", "actor"
         ),
         pk=entry_id,
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from lanterne.condominiums.models import Agency
+from lanterne.condominiums.models import Agency, Condominium
+from lanterne.dossiers.choices import Audience, DossierStatus
+from lanterne.dossiers.models import Dossier
 
-from .models import MailSource
+from .models import MailRule, MailSource
 
 
 class ImapSourceForm(forms.Form):
@@ -164,3 +167,128 @@ class ImapSourceForm(forms.Form):
             "sent_folder": data["sent_folder"],
             "is_active": data["is_active"],
         }
+
+
+class _DossierChoiceField(forms.ModelChoiceField):
+    """A dossier shown as staff name it: reference, title, condominium."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.reference} — {obj.title} ({obj.condominium.name})"
+
+
+class MailRuleForm(forms.ModelForm):
+    """A filing rule of one agency: its conditions, then its actions. The
+    checks are the model's (`MailRule.clean`), so the form and the service
+    refuse the same rules with the same words."""
+
+    dossier = _DossierChoiceField(
+        label=_("Dossier"),
+        queryset=Dossier.objects.none(),
+        required=False,
+        help_text=_("Les courriels concernés y sont classés."),
+    )
+
+    class Meta:
+        model = MailRule
+        fields = [
+            "name",
+            "sender_address",
+            "sender_domain",
+            "recipient_contains",
+            "subject_contains",
+            "body_contains",
+            "dossier",
+            "condominium",
+            "audience",
+            "not_dossier_related",
+            "position",
+            "is_active",
+        ]
+        labels = {
+            "name": _("Nom de la règle"),
+            "sender_address": _("Adresse de l'expéditeur"),
+            "sender_domain": _("Domaine de l'expéditeur"),
+            "recipient_contains": _("Un destinataire contient"),
+            "subject_contains": _("L'objet contient"),
+            "body_contains": _("Le texte contient"),
+            "condominium": _("Copropriété"),
+            "audience": _("Visibilité"),
+            "not_dossier_related": _("Sans rapport avec un dossier"),
+            "position": _("Ordre"),
+            "is_active": _("Règle active"),
+        }
+        help_texts = {
+            "name": _("Pour vous y retrouver, par exemple « Relevés du chauffagiste »."),
+            "sender_address": _("L'adresse exacte, par exemple jean@plomberie.fr."),
+            "sender_domain": _(
+                "Par exemple plomberie.fr : toutes ses adresses, sous-domaines compris."
+            ),
+            "recipient_contains": _(
+                "Un nom ou une partie d'adresse parmi les destinataires (À, Cc), "
+                "par exemple « compta@ »."
+            ),
+            "condominium": _(
+                "Sans dossier : les suggestions de classement se limitent à cette copropriété."
+            ),
+            "audience": _(
+                "Qui voit ces courriels dans leur dossier. Vide : interne au cabinet, "
+                "jusqu'à leur publication."
+            ),
+            "not_dossier_related": _(
+                "Publicités, lettres d'information… : les courriels concernés sortent "
+                "de la liste à classer sans aller dans un dossier."
+            ),
+            "position": _(
+                "Les règles sont essayées dans cet ordre : la première qui correspond s'applique."
+            ),
+        }
+
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.agency = agency
+        self.agency = agency
+        condominium = self.fields["condominium"]
+        assert isinstance(condominium, forms.ModelChoiceField)
+        condominium.queryset = Condominium.objects.filter(agency=agency).order_by("name")
+        # Open dossiers, and the one the rule already files into.
+        dossiers = Dossier.objects.filter(agency=agency).exclude(status=DossierStatus.CLOSED)
+        if self.instance.dossier_id:
+            dossiers = Dossier.objects.filter(agency=agency).filter(
+                Q(pk__in=dossiers.values("pk")) | Q(pk=self.instance.dossier_id)
+            )
+        dossier = self.fields["dossier"]
+        assert isinstance(dossier, forms.ModelChoiceField)
+        dossier.queryset = dossiers.select_related("condominium").order_by("-opened_on", "-id")
+        audience = self.fields["audience"]
+        assert isinstance(audience, forms.ChoiceField)
+        audience.choices = [("", _("Par défaut : interne jusqu'à publication")), *Audience.choices]
+        for name in MailRule.CONDITION_FIELDS:
+            self.fields[name].widget.attrs.setdefault("autocomplete", "off")
+
+    @property
+    def condition_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in MailRule.CONDITION_FIELDS]
+
+    @property
+    def action_fields(self) -> list[forms.BoundField]:
+        return [
+            self[name] for name in ("dossier", "condominium", "audience", "not_dossier_related")
+        ]
+
+    @property
+    def setting_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("position", "is_active")]
+
+    def preview_rule(self) -> MailRule:
+        """An unsaved rule with the conditions as typed so far, valid or not:
+        what the live preview matches against the recent mail."""
+        source = self.data if self.is_bound else {}
+        rule = MailRule(agency=self.agency)
+        for name in MailRule.CONDITION_FIELDS:
+            if self.is_bound:
+                value = source.get(self.add_prefix(name), "")
+            else:
+                value = getattr(self.instance, name)
+            limit = getattr(MailRule._meta.get_field(name), "max_length", None) or 0
+            setattr(rule, name, str(value or "")[:limit])
+        return rule

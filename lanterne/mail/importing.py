@@ -20,25 +20,34 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import enum
 import hashlib
 import logging
 import os
 import re
 import stat
+import time
 import unicodedata
+from collections import deque
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO, Protocol
 
 from django.conf import settings
+from django.db import transaction
+from django.db.transaction import Atomic
 
 from lanterne.condominiums.models import Agency
 
-from .choices import RawState, SourceKind
-from .models import Delivery, MailSource
+from .choices import RawFormat, RawState, SourceKind
+from .models import Delivery, MailSource, RawMessage
+from .parallel import ParseWorkers
 from .services import mail_receive, raw_message_process
+from .storage import BlobBatch, blob_batch, blob_store_clean
 
 logger = logging.getLogger(__name__)
 
@@ -457,25 +466,124 @@ def mail_import(
     agency: Agency,
     paths: Sequence[Path],
     observer: ImportObserver | None = None,
+    parse_processes: int = 0,
 ) -> ImportSummary:
     """Import every message found under `paths` into the agency (see the
-    module's docstring). Each message is stored durably on its own: an import
-    stopped half-way keeps what it stored, and running it again goes on where
+    module's docstring). Messages are committed by batches (`_Batches`), each
+    stored durably before its batch commits: an import stopped half-way —
+    even killed — keeps what it committed, and running it again goes on where
     it stopped. Errors of Lanterne's own storage (disk full, database down)
-    stop the import; errors reading the files do not."""
-    importer = _Importer(
-        agency=agency,
-        source=import_source(agency),
-        observer=observer,
-        max_bytes=settings.MAIL_MAX_BYTES,
-    )
-    for path in paths:
-        for item in _candidates(path):
-            if isinstance(item, _Unreadable):
-                importer.unreadable(item.label, item.reason)
-            else:
-                importer.file_import(item)
+    stop the import; errors reading the files do not.
+
+    With `parse_processes`, that many worker processes parse the messages
+    while this one stores them and saves the results, in file order
+    (`lanterne.mail.parallel`); 0 parses here."""
+    # What an import killed half-way may have left: temporary files.
+    blob_store_clean()
+    source = import_source(agency)
+    with contextlib.ExitStack() as stack:
+        batches = stack.enter_context(_Batches())
+        workers = stack.enter_context(ParseWorkers(parse_processes)) if parse_processes else None
+        importer = _Importer(
+            agency=agency,
+            source=source,
+            observer=observer,
+            max_bytes=settings.MAIL_MAX_BYTES,
+            batches=batches,
+            workers=workers,
+        )
+        for path in paths:
+            for item in _candidates(path):
+                if isinstance(item, _Unreadable):
+                    importer.unreadable(item.label, item.reason)
+                else:
+                    importer.file_import(item)
+        importer.drain()
     return importer.summary
+
+
+# A batch is committed after this many messages, or after this many seconds,
+# whichever comes first: one commit (and one group of disk flushes) per batch
+# instead of several per message, while SQLite's write lock is never held
+# long enough to keep the web pages waiting.
+BATCH_MAX_MESSAGES = 200
+BATCH_MAX_SECONDS = 0.5
+
+
+class _Batches:
+    """The import's transactions: one open at a time, committed every
+    `BATCH_MAX_MESSAGES` messages or `BATCH_MAX_SECONDS` seconds.
+
+    The blobs written meanwhile are made durable together (`BlobBatch.flush`)
+    just before each commit, so no committed row ever names a blob a power
+    cut could lose — the guarantee of `mail_receive`, with a few disk flushes
+    per batch instead of several per message. Nothing is acknowledged to
+    anyone during an import (the files stay where they are), so grouping
+    loses nothing: a batch cut short by a crash is simply done again by the
+    next run. When the import stops on an error, the messages done so far
+    are committed: each is consistent on its own (stored, or stored and
+    processed), the failing one having been rolled back to its savepoint."""
+
+    def __init__(self) -> None:
+        self._blob_context: AbstractContextManager[BlobBatch | None] | None = None
+        self._blobs: BlobBatch | None = None
+        self._atomic: Atomic | None = None
+        self._count = 0
+        self._started = 0.0
+
+    def __enter__(self) -> _Batches:
+        self._blob_context = blob_batch()
+        self._blobs = self._blob_context.__enter__()
+        self._begin()
+        return self
+
+    def _begin(self) -> None:
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        self._count = 0
+        self._started = time.monotonic()
+
+    def _commit(self) -> None:
+        atomic, self._atomic = self._atomic, None
+        if atomic is None:
+            return
+        try:
+            if self._blobs is not None:
+                self._blobs.flush()
+        except BaseException as error:
+            atomic.__exit__(type(error), error, error.__traceback__)
+            raise
+        atomic.__exit__(None, None, None)
+
+    def message_done(self) -> None:
+        """Count a message; commit the batch when it is full."""
+        self._count += 1
+        if (
+            self._count >= BATCH_MAX_MESSAGES
+            or time.monotonic() - self._started >= BATCH_MAX_SECONDS
+        ):
+            self._commit()
+            self._begin()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self._commit()
+            else:
+                # Keep what was done before the error (see the class docstring);
+                # the error itself goes on.
+                try:
+                    self._commit()
+                except Exception:
+                    logger.exception("Committing the import's last batch failed")
+        finally:
+            assert self._blob_context is not None
+            self._blob_context.__exit__(exc_type, exc, traceback)
 
 
 class _TooLarge(Exception):
@@ -497,11 +605,17 @@ class _Importer:
         source: MailSource,
         observer: ImportObserver | None,
         max_bytes: int,
+        batches: _Batches,
+        workers: ParseWorkers | None,
     ) -> None:
         self.agency = agency
         self.source = source
         self.observer = observer
         self.max_bytes = max_bytes
+        self.batches = batches
+        self.workers = workers
+        self._in_flight: deque[RawMessage] = deque()  # with the workers, in order
+        self._in_flight_ids: set[int] = set()
         self.summary = ImportSummary()
 
     def unreadable(self, location: str, reason: str) -> None:
@@ -575,10 +689,7 @@ class _Importer:
         except OSError as error:
             raise _ReadError from error
         folders = candidate.label.split("/")[:-1]
-        outcome = self._message_import(
-            data, folder=candidate.label, is_sent_folder=is_sent_folder(folders)
-        )
-        self.summary.count(outcome)
+        self._message_import(data, folder=candidate.label, is_sent_folder=is_sent_folder(folders))
 
     def _read_whole(self, stream: BinaryIO) -> bytes:
         if os.fstat(stream.fileno()).st_size > self.max_bytes:
@@ -608,23 +719,79 @@ class _Importer:
                     message.size,
                 )
             else:
-                outcome = self._message_import(
-                    message.data, folder=candidate.label, is_sent_folder=sent
-                )
-                self.summary.count(outcome)
+                self._message_import(message.data, folder=candidate.label, is_sent_folder=sent)
             self.summary.bytes_read = start + message.end
             self.advanced()
 
-    def _message_import(self, data: bytes, *, folder: str, is_sent_folder: bool) -> Outcome:
-        """Receive and process one message; say what became of it."""
+    def _message_import(self, data: bytes, *, folder: str, is_sent_folder: bool) -> None:
+        """Receive one message and have it processed; it is counted once
+        processed (with parse workers, a little later)."""
+        received = self._message_receive(data, folder=folder, is_sent_folder=is_sent_folder)
+        if isinstance(received, Outcome):
+            self._finished(received)
+        else:
+            self._process(received, data)
+
+    def _finished(self, outcome: Outcome) -> None:
+        self.summary.count(outcome)
+        self.batches.message_done()
+
+    def _process(self, raw: RawMessage, data: bytes) -> None:
+        """Parse and save a stored message: here, or through the parse
+        workers, whose outcomes are saved in the order messages came."""
+        if self.workers is None:
+            raw_message_process(raw, data=data)
+            self._finished(_outcome(raw))
+            return
+        if raw.pk in self._in_flight_ids:
+            # The same bytes met again (in another file) before their first
+            # copy was saved: a duplicate, as it would be found after the save.
+            self._finished(Outcome.DUPLICATE)
+            return
+        while not self.workers.idle():
+            self._collect()
+        self.workers.submit(data, outlook=raw.format == RawFormat.OUTLOOK_MSG)
+        self._in_flight.append(raw)
+        self._in_flight_ids.add(raw.pk)
+
+    def _collect(self) -> None:
+        """Save the oldest message the workers parsed."""
+        assert self.workers is not None
+        outcome = self.workers.next_outcome()
+        raw = self._in_flight.popleft()
+        self._in_flight_ids.discard(raw.pk)
+        raw_message_process(raw, outcome=outcome)
+        self._finished(_outcome(raw))
+
+    def drain(self) -> None:
+        """Save every message still with the parse workers."""
+        while self._in_flight:
+            self._collect()
+
+    def _message_receive(
+        self, data: bytes, *, folder: str, is_sent_folder: bool
+    ) -> Outcome | RawMessage:
+        """Store one message (unless this file's copy was stored before);
+        return the raw message to process, or the outcome when there is
+        nothing to process."""
         folder = folder if len(folder) <= 500 else "…" + folder[-499:]
         sha256 = hashlib.sha256(data).hexdigest()
         # These bytes, from this very file, were imported before: running the
-        # import again must not record the same delivery twice.
-        if Delivery.objects.filter(
-            raw__agency=self.agency, raw__sha256=sha256, source=self.source, folder=folder
-        ).exists():
-            return Outcome.DUPLICATE
+        # import again must not record the same delivery twice — but it must
+        # finish what that run started: a message stored by an import that
+        # stopped before parsing it is parsed now.
+        earlier = (
+            Delivery.objects.filter(
+                raw__agency=self.agency, raw__sha256=sha256, source=self.source, folder=folder
+            )
+            .values_list("raw_id", "raw__state")
+            .first()
+        )
+        if earlier is not None:
+            raw_id, state = earlier
+            if state != RawState.STORED:
+                return Outcome.DUPLICATE
+            return RawMessage.objects.select_related("agency").get(pk=raw_id)
         result = mail_receive(
             agency=self.agency,
             data=data,
@@ -636,16 +803,21 @@ class _Importer:
         if raw.state == RawState.STORED:
             # New bytes, or bytes stored by an import that stopped before
             # parsing them.
-            raw_message_process(raw)
-        elif not result.created:
+            return raw
+        if not result.created:
             return Outcome.DUPLICATE
-        match raw.state:
-            case RawState.PARSED:
-                return Outcome.IMPORTED
-            case RawState.DUPLICATE:
-                return Outcome.DUPLICATE
-            case RawState.REFUSED:
-                return Outcome.REFUSED
-            case _:
-                # Quarantined: the only state processing leaves besides these.
-                return Outcome.QUARANTINED
+        return _outcome(raw)  # refused for its size
+
+
+def _outcome(raw: RawMessage) -> Outcome:
+    """What processing made of a message, for the import's counts."""
+    match raw.state:
+        case RawState.PARSED:
+            return Outcome.IMPORTED
+        case RawState.DUPLICATE:
+            return Outcome.DUPLICATE
+        case RawState.REFUSED:
+            return Outcome.REFUSED
+        case _:
+            # Quarantined: the only state processing leaves besides these.
+            return Outcome.QUARANTINED

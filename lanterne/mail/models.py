@@ -1,20 +1,45 @@
 """Mail as Lanterne keeps it: the sources it comes from, the exact bytes
-(`RawMessage`) and every delivery of them (`Delivery`), and the parsed
-`Message` with its `Attachment`s.
+(`RawMessage`) and every delivery of them (`Delivery`), the parsed
+`Message` with its `Attachment`s, the conversations (`Thread`) messages
+are grouped into, with the Message-IDs each conversation is known by
+(`ThreadLink`), and the rules staff write to file mail (`MailRule`). A
+message's filing — its dossier and why it is there — lives on the `Message`
+itself; `lanterne.mail.filing` writes it.
 
 The raw bytes are the source of truth: every later stage can be re-run from
 them (`lanterne reprocess-mail`) without duplicating anything."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from lanterne.condominiums.models import Agency
+from lanterne.condominiums.models import Agency, Condominium
+from lanterne.dossiers.choices import Audience
 
 from .choices import Direction, RawFormat, RawState, SourceKind
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+class FilingMethod(models.TextChoices):
+    """How a message came to be in its dossier (or to be in none).
+
+    Kept here rather than in `choices.py` for now: this change was limited to
+    the models; move it there with the next change of that module."""
+
+    THREAD = "thread", _("Même conversation")
+    REFERENCE = "reference", _("Référence du dossier")
+    RULE = "rule", _("Règle")
+    SUGGESTION = "suggestion", _("Suggestion")
+    MANUAL = "manual", _("Classement manuel")
+    NONE = "none", _("Non classé")
 
 
 class MailSource(models.Model):
@@ -135,12 +160,73 @@ class Delivery(models.Model):
         return f"{self.raw_id} via {self.source_id} {self.folder}:{self.uid}"
 
 
+class Thread(models.Model):
+    """One conversation: the messages that answer one another, grouped by the
+    thread stage (`lanterne.mail.threads`) from their Message-ID, In-Reply-To
+    and References headers (RFC 5322 §3.6.4), or by subject between the same
+    participants when those headers are missing.
+
+    Threads are derived data: they can be rebuilt from the messages. Two
+    threads found to be one conversation (a reply that arrived before its
+    parent) are merged into the one created first."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="mail_threads")
+    # The subject without reply/forward prefixes and [tags], casefolded and
+    # without accents (`threads.normalize_subject`): the key of the subject
+    # fallback, never shown to anyone.
+    normalized_subject = models.CharField(max_length=255, blank=True)
+    # The date of the oldest and newest message (their Date header, or their
+    # arrival when they have none); the subject fallback looks only at
+    # threads active near a message's date.
+    first_message_at = models.DateTimeField()
+    last_message_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # No French verbose_name yet: threads are not shown to anyone until
+        # the triage inbox (issue 4, item 7) gives them a page and its strings.
+        indexes = [
+            models.Index(
+                fields=["agency", "normalized_subject", "last_message_at"],
+                name="thread_agency_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.normalized_subject[:60]} ({self.pk})"
+
+
+class ThreadLink(models.Model):
+    """A Message-ID known to belong to a thread: the Message-ID of every
+    threaded message, and every identifier its In-Reply-To and References
+    name — including messages Lanterne never received (the "empty
+    containers" of JWZ's threading algorithm). "Which thread holds message-id
+    X?" is thus one indexed query, and a reply that arrived before its parent
+    is found by the parent when it comes."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField(max_length=998)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "message_id"], name="thread_link_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"<{self.message_id}> → {self.thread_id}"
+
+
 class Message(models.Model):
     """One e-mail as Lanterne understands it, parsed from its raw bytes."""
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="messages")
     raw = models.OneToOneField(RawMessage, on_delete=models.PROTECT, related_name="message")
     message_id = models.CharField(max_length=998)
+    # Set by the thread stage; None until it ran (or if the thread was deleted).
+    thread = models.ForeignKey(
+        Thread, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
     in_reply_to = models.JSONField(default=list, blank=True)
     references = models.JSONField(default=list, blank=True)
     subject = models.TextField(blank=True)
@@ -167,12 +253,50 @@ class Message(models.Model):
     defects = models.JSONField(default=list, blank=True)
     headers = models.JSONField(default=dict, blank=True)
     parsed_at = models.DateTimeField(default=timezone.now)
+    # Filing (`lanterne.mail.filing`): the dossier, and its provenance — how
+    # (`filing_method`), how sure (`filing_score`, for learned suggestions),
+    # why in words staff read (`filing_reason`, French), by whom and when.
+    # A re-parse (`_message_save`) leaves these fields alone.
+    dossier = models.ForeignKey(
+        "dossiers.Dossier",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("dossier"),
+    )
+    # Who sees the message in its dossier: the audience of its timeline
+    # entry, kept here too like a task's or a note's (so that changing an
+    # entry's audience, `entry_set_audience`, changes it here). Empty while
+    # the message is in no dossier.
+    audience = models.CharField(
+        _("visibilité"), max_length=20, choices=Audience.choices, blank=True
+    )
+    filing_method = models.CharField(
+        _("mode de classement"),
+        max_length=20,
+        choices=FilingMethod.choices,
+        default=FilingMethod.NONE,
+    )
+    filing_score = models.FloatField(null=True, blank=True)
+    filing_reason = models.TextField(_("raison du classement"), blank=True)
+    filed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filed_at = models.DateTimeField(null=True, blank=True)
+    # Staff said this message concerns no dossier (an advertisement, a
+    # personal mail): it leaves the triage inbox without entering a dossier.
+    not_dossier_related = models.BooleanField(_("sans rapport avec un dossier"), default=False)
 
     class Meta:
         verbose_name = _("courriel")
         verbose_name_plural = _("courriels")
         constraints = [
             models.UniqueConstraint(fields=["agency", "message_id"], name="message_unique_id"),
+            models.CheckConstraint(
+                condition=~Q(dossier__isnull=False, not_dossier_related=True),
+                name="message_filed_or_not_dossier_related",
+            ),
         ]
         indexes = [models.Index(fields=["agency", "date", "id"], name="message_agency_date")]
 
@@ -211,3 +335,141 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class MailRule(models.Model):
+    """A rule staff write to file mail: when every condition given matches a
+    message (case- and accent-insensitive), its actions apply — a dossier, a
+    condominium, an audience, or "not dossier-related".
+
+    Rules are tried by `position` (then age): the first active rule that
+    matches wins (`filing.rules_apply`). A condominium without a dossier
+    narrows the suggestions of triage to that condominium; an audience alone
+    sets who sees the message wherever it is filed. A rule with no condition
+    matches nothing, and `clean` refuses it."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="mail_rules")
+    name = models.CharField(_("nom"), max_length=200)
+    # Conditions: each one optional, all the ones given must match.
+    sender_address = models.CharField(_("adresse de l'expéditeur"), max_length=320, blank=True)
+    sender_domain = models.CharField(_("domaine de l'expéditeur"), max_length=255, blank=True)
+    recipient_contains = models.CharField(_("un destinataire contient"), max_length=320, blank=True)
+    subject_contains = models.CharField(_("l'objet contient"), max_length=255, blank=True)
+    body_contains = models.CharField(_("le texte contient"), max_length=255, blank=True)
+    # Actions. A rule's target cannot vanish under it (PROTECT): change or
+    # delete the rule first.
+    condominium = models.ForeignKey(
+        Condominium,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="mail_rules",
+        verbose_name=_("copropriété"),
+    )
+    dossier = models.ForeignKey(
+        "dossiers.Dossier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="mail_rules",
+        verbose_name=_("dossier"),
+    )
+    audience = models.CharField(
+        _("visibilité"), max_length=20, choices=Audience.choices, blank=True
+    )
+    not_dossier_related = models.BooleanField(_("sans rapport avec un dossier"), default=False)
+    position = models.PositiveIntegerField(_("ordre"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    CONDITION_FIELDS = (
+        "sender_address",
+        "sender_domain",
+        "recipient_contains",
+        "subject_contains",
+        "body_contains",
+    )
+
+    class Meta:
+        verbose_name = _("règle de classement")
+        verbose_name_plural = _("règles de classement")
+        ordering = ["position", "id"]
+        indexes = [
+            models.Index(fields=["agency", "is_active", "position"], name="mail_rule_order"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_condition(self) -> bool:
+        return any(getattr(self, name).strip() for name in self.CONDITION_FIELDS)
+
+    @property
+    def has_action(self) -> bool:
+        return bool(
+            self.dossier_id or self.condominium_id or self.audience or self.not_dossier_related
+        )
+
+    def clean(self) -> None:
+        """Refuse a rule that could do harm or nothing: no condition (it would
+        match nothing, or everything), no action, contradicting actions, or a
+        target of another agency."""
+        for name in self.CONDITION_FIELDS:
+            setattr(self, name, " ".join(getattr(self, name).split()))
+        self.sender_address = self.sender_address.lower()
+        self.sender_domain = self.sender_domain.lower().lstrip("@").rstrip(".")
+        errors: dict[str, list[ValidationError]] = {}
+
+        def error(field: str, message: StrOrPromise) -> None:
+            errors.setdefault(field, []).append(ValidationError(message))
+
+        if not self.has_condition:
+            error(
+                NON_FIELD_ERRORS,
+                _(
+                    "Indiquez au moins une condition : l'adresse ou le domaine de "
+                    "l'expéditeur, un destinataire, l'objet ou le texte."
+                ),
+            )
+        if not self.has_action:
+            error(
+                NON_FIELD_ERRORS,
+                _(
+                    "Indiquez au moins une action : un dossier, une copropriété, une "
+                    "visibilité, ou « sans rapport avec un dossier »."
+                ),
+            )
+        local, at, domain = self.sender_address.partition("@")
+        if self.sender_address and (not at or not local or not domain or "@" in domain):
+            error(
+                "sender_address",
+                _("Indiquez une adresse complète, par exemple jean@plomberie.fr."),
+            )
+        if self.sender_domain and ("@" in self.sender_domain or "." not in self.sender_domain):
+            error("sender_domain", _("Indiquez un domaine, par exemple plomberie.fr."))
+        if self.not_dossier_related and (self.dossier_id or self.condominium_id or self.audience):
+            error(
+                "not_dossier_related",
+                _(
+                    "Un courriel sans rapport avec un dossier ne va ni dans un dossier, ni "
+                    "dans une copropriété, et n'a pas de visibilité : retirez ces actions."
+                ),
+            )
+        dossier = self.dossier if self.dossier_id else None
+        condominium = self.condominium if self.condominium_id else None
+        if dossier is not None and dossier.agency_id != self.agency_id:
+            error("dossier", _("Ce dossier n'appartient pas à ce cabinet."))
+        if condominium is not None and condominium.agency_id != self.agency_id:
+            error("condominium", _("Cette copropriété n'appartient pas à ce cabinet."))
+        if (
+            dossier is not None
+            and condominium is not None
+            and dossier.condominium_id != condominium.pk
+        ):
+            error("dossier", _("Ce dossier n'est pas un dossier de cette copropriété."))
+        if errors:
+            raise ValidationError(errors)

@@ -275,7 +275,7 @@ def _mostly_decodes(data: bytes, codec: str) -> str | None:
     characters undecodable. None otherwise."""
     try:
         text = data.decode(codec, errors="replace")
-    except (LookupError, ValueError):  # codecs that refuse "replace" or any input (idna, undefined)
+    except (LookupError, ValueError):  # idna refuses "replace", undefined any input
         return None
     broken = text.count("\ufffd")
     non_ascii = len(text) - len(text.encode("ascii", "ignore"))
@@ -356,7 +356,7 @@ def _decode_bytes(
         return data.decode(codec)
     except UnicodeDecodeError:
         pass
-    except (LookupError, ValueError):  # a codec that is no charset (idna, punycode, undefined)
+    except (LookupError, ValueError):  # codecs that are no charset: idna, undefined…
         pass
     if codec == "cp1252":
         return data.decode("latin-1")  # every byte is defined
@@ -1597,7 +1597,9 @@ def _parse_tree(
         from_name=from_list[0].name if from_list else "",
         is_delivery_report=walk.is_delivery_report,
         returned_message_ids=walk.returned_ids,
-        texts=[text, *walk.report_texts],
+        # Report texts are decoded, not cleaned: a NUL there must not end
+        # up in bounced_message_id.
+        texts=[text, *(_clean(item) for item in walk.report_texts)],
         own_message_id=message_id,
     )
     kept = {}

@@ -103,6 +103,12 @@ STYLE_PROPERTIES: frozenset[str] = frozenset(
 _DANGEROUS_CSS = re.compile(r"url\s*\(|expression\s*\(|javascript:|vbscript:|@import|\\", re.I)
 
 _REMOTE = re.compile(r"^\s*https?://", re.I)
+# Lone surrogates (a UTF-7 or unicode-escape body can hold them) cannot cross
+# into nh3; C0 controls, DEL and the BOM are removed from the output (the
+# store refuses some of them), before looking for script schemes: removing
+# them afterwards would turn an inert "java\x01script:" into "javascript:".
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
 _SCRIPT_SCHEME = re.compile(r"((?:java|vb|live|moz-?)script):", re.I)
 
 # One start tag as html5ever serialises it: attributes always double-quoted,
@@ -184,7 +190,8 @@ def sanitize_html(html: str, *, allow_remote_images: bool = False) -> str:
     `allow_remote_images`; their address stays in `data-remote-src`."""
     if not html.strip():
         return ""
-    cleaned = _CLEANER.clean(html.replace("\x00", ""))
+    cleaned = _CLEANER.clean(_SURROGATES.sub("\ufffd", html).replace("\x00", ""))
+    cleaned = _INVISIBLE.sub("", cleaned)
     # No URL attribute can hold a script scheme any more; where one survives
     # as inert text (or in a title), its colon becomes an entity so that no
     # later linkifier or careless template can turn it into a live link.

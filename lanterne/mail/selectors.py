@@ -57,8 +57,8 @@ def message_export_rows(agency: Agency) -> Iterator[dict[str, Any]]:
                     }
                     for a in message.attachments.all()
                 ],
-                # Threading and filing come with the filing stage.
-                "thread_id": None,
+                "thread_id": message.thread_id,
+                # Filing comes with the filing stage.
                 "dossier": None,
             }
         last_id = batch[-1].pk

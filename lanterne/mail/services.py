@@ -11,26 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from lanterne.condominiums.models import Agency
 
 from .choices import Direction, RawFormat, RawState
 from .models import Attachment, Delivery, MailSource, Message, RawMessage
-from .parsing import (
-    MailParseError,
-    MailTooLargeError,
-    ParsedMessage,
-    looks_like_outlook_msg,
-    parse_message,
-    parse_outlook_msg,
-)
+from .parallel import ParseOutcome, parse_stored
+from .parsing import ParsedMessage, looks_like_outlook_msg
 from .storage import blob_put, blob_read
+from .threads import message_thread
 
 logger = logging.getLogger(__name__)
 
@@ -90,51 +86,70 @@ def mail_receive(
                 else ""
             ),
         )
+    delivery = Delivery(
+        raw=raw,
+        source=source,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        envelope_from=envelope_from,
+        envelope_to=list(envelope_to),
+        is_sent_folder=is_sent_folder,
+    )
     delivery_created = True
-    try:
-        with transaction.atomic():
-            Delivery.objects.create(
-                raw=raw,
-                source=source,
-                folder=folder,
-                uidvalidity=uidvalidity,
-                uid=uid,
-                envelope_from=envelope_from,
-                envelope_to=list(envelope_to),
-                is_sent_folder=is_sent_folder,
-            )
-    except IntegrityError:
-        # The same IMAP UID delivered again (a fetch interrupted before its
-        # state was saved): already recorded.
-        delivery_created = False
+    if uid is None:
+        # Only a delivery with an IMAP UID can meet the unique constraint: the
+        # others need no savepoint (two queries fewer per message).
+        delivery.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():
+                delivery.save(force_insert=True)
+        except IntegrityError:
+            # The same IMAP UID delivered again (a fetch interrupted before its
+            # state was saved): already recorded.
+            delivery_created = False
     return ReceiveResult(raw=raw, created=created, delivery_created=delivery_created)
 
 
-def raw_message_process(raw: RawMessage) -> Message | None:
+def raw_message_process(
+    raw: RawMessage, *, data: bytes | None = None, outcome: ParseOutcome | None = None
+) -> Message | None:
     """Parse a stored message into a `Message` (or mark it duplicate, refused
-    or quarantined). Safe to run again: the same Message is updated."""
+    or quarantined). Safe to run again: the same Message is updated.
+
+    `data` is the message's bytes when the caller still holds them (it has
+    just received them): they are then not read back from the store.
+    `outcome` is the parse stage's result when it ran elsewhere (a bulk
+    import parses in worker processes, `lanterne.mail.parallel`)."""
     if not raw.storage_name:
         return None
-    try:
-        data = blob_read(raw.storage_name)
-        if raw.format == RawFormat.OUTLOOK_MSG:
-            parsed = parse_outlook_msg(data)
-        else:
-            parsed = parse_message(data)
-    except MailTooLargeError as error:
-        _set_failure(raw, state=RawState.REFUSED, stage="parse", error=str(error))
-        return None
-    except MailParseError as error:
-        _set_failure(raw, state=RawState.QUARANTINED, stage="parse", error=str(error))
-        return None
-    except Exception as error:  # noqa: BLE001 — one bad message must not stop the others
-        logger.exception("Parsing raw message %s failed", raw.pk)
+    if outcome is None:
+        try:
+            if data is None:
+                data = blob_read(raw.storage_name)
+        except Exception as error:  # noqa: BLE001 — one bad message must not stop the others
+            logger.exception("Reading raw message %s failed", raw.pk)
+            _set_failure(
+                raw,
+                state=RawState.QUARANTINED,
+                stage="parse",
+                error=f"{type(error).__name__}: {error}",
+            )
+            return None
+        outcome = parse_stored(data, outlook=raw.format == RawFormat.OUTLOOK_MSG)
+    if outcome.parsed is None:
+        if outcome.unexpected:
+            logger.error("Parsing raw message %s failed:\n%s", raw.pk, outcome.unexpected)
         _set_failure(
-            raw, state=RawState.QUARANTINED, stage="parse", error=f"{type(error).__name__}: {error}"
+            raw,
+            state=RawState.REFUSED if outcome.refused else RawState.QUARANTINED,
+            stage="parse",
+            error=outcome.error,
         )
         return None
     try:
-        return _message_save(raw, parsed)
+        return _message_save(raw, outcome.parsed)
     except Exception as error:  # noqa: BLE001
         logger.exception("Saving raw message %s failed", raw.pk)
         _set_failure(
@@ -153,7 +168,7 @@ def _set_failure(raw: RawMessage, *, state: RawState, stage: str, error: str) ->
 def _direction(raw: RawMessage, parsed: ParsedMessage) -> Direction:
     """Outbound when it was read from a Sent folder or written from the
     agency's own domain; inbound otherwise."""
-    if raw.deliveries.filter(is_sent_folder=True).exists():
+    if Delivery.objects.filter(raw_id=raw.pk, is_sent_folder=True).exists():
         return Direction.OUTBOUND
     sender = parsed.from_.address if parsed.from_ else ""
     if sender.rpartition("@")[2] == raw.agency.mail_domain.lower():
@@ -165,7 +180,20 @@ def _direction(raw: RawMessage, parsed: ParsedMessage) -> Direction:
 def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
     # A message without Message-ID gets a stable one from its digest.
     message_id = (parsed.message_id or f"{raw.sha256}@lanterne.invalid")[:998]
-    existing = Message.objects.filter(agency=raw.agency, message_id=message_id).first()
+    # One query for both: the message holding this Message-ID, and this raw
+    # message's own (when it is processed again).
+    found = list(
+        Message.objects.filter(Q(agency_id=raw.agency_id, message_id=message_id) | Q(raw_id=raw.pk))
+    )
+    existing = next(
+        (
+            item
+            for item in found
+            if item.agency_id == raw.agency_id and item.message_id == message_id
+        ),
+        None,
+    )
+    own = next((item for item in found if item.raw_id == raw.pk), None)
     if existing is not None and existing.raw_id != raw.pk:
         # The same message delivered with other bytes (another mailbox added
         # its own Received headers, or the Sent copy of a mail we sent).
@@ -210,25 +238,42 @@ def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
         "headers": dict(parsed.headers),
         "parsed_at": timezone.now(),
     }
-    message, _created = Message.objects.update_or_create(raw=raw, defaults=fields)
-    message.attachments.all().delete()
+    if own is None:
+        # The usual case, a first parse: insert directly (the savepoint keeps
+        # the transaction usable if a concurrent run inserted it meanwhile).
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(raw=raw, **fields)
+        except IntegrityError:
+            message, _created = Message.objects.update_or_create(raw=raw, defaults=fields)
+            message.attachments.all().delete()
+    else:
+        message, _created = Message.objects.update_or_create(raw=raw, defaults=fields)
+        message.attachments.all().delete()
+    attachments = []
     for position, attachment in enumerate(parsed.attachments):
         _sha, name = blob_put(attachment.data, kind="attachments")
-        Attachment.objects.create(
-            message=message,
-            position=position,
-            filename=attachment.filename[:255],
-            content_type=attachment.content_type[:200],
-            detected_type=attachment.detected_type[:200],
-            size=attachment.size,
-            sha256=attachment.sha256,
-            storage_name=name,
-            content_id=(attachment.content_id or "")[:998],
-            is_inline=attachment.is_inline,
-            from_tnef=attachment.from_tnef,
-            is_forwarded_message=attachment.is_forwarded_message,
+        attachments.append(
+            Attachment(
+                message=message,
+                position=position,
+                filename=attachment.filename[:255],
+                content_type=attachment.content_type[:200],
+                detected_type=attachment.detected_type[:200],
+                size=attachment.size,
+                sha256=attachment.sha256,
+                storage_name=name,
+                content_id=(attachment.content_id or "")[:998],
+                is_inline=attachment.is_inline,
+                from_tnef=attachment.from_tnef,
+                is_forwarded_message=attachment.is_forwarded_message,
+            )
         )
-    _mark_signature_logos(message)
+    # One INSERT for all of them.
+    Attachment.objects.bulk_create(attachments)
+    _mark_signature_logos(message, attachments)
+    # The thread stage, in the same transaction: no extra commit per message.
+    message_thread(message=message)
     RawMessage.objects.filter(pk=raw.pk).update(
         state=RawState.PARSED,
         failed_stage="",
@@ -240,21 +285,34 @@ def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
     return message
 
 
-def _mark_signature_logos(message: Message) -> None:
+def _mark_signature_logos(message: Message, attachments: Sequence[Attachment]) -> None:
     """Images repeated byte for byte in the mail of one sender domain are
-    signature logos (a contractor's logo in every reply), not documents."""
+    signature logos (a contractor's logo in every reply), not documents.
+
+    Only the message's own images are looked up (no query for a message
+    without one), and the cost per message does not grow with the number of
+    copies: once an image is known as a logo, only this message's copies are
+    marked."""
     domain = message.from_address.rpartition("@")[2]
     if not domain:
         return
-    for attachment in message.attachments.filter(
-        detected_type__startswith="image/", size__lte=SIGNATURE_LOGO_MAX_BYTES
-    ):
+    images = {
+        item.sha256
+        for item in attachments
+        if item.detected_type.startswith("image/") and item.size <= SIGNATURE_LOGO_MAX_BYTES
+    }
+    for sha256 in images:
         same = Attachment.objects.filter(
-            sha256=attachment.sha256,
+            sha256=sha256,
             message__agency_id=message.agency_id,
             message__from_address__endswith=f"@{domain}",
         )
-        if same.values("message_id").distinct().count() >= SIGNATURE_LOGO_REPEATS:
+        if same.filter(is_signature_logo=True).exists():
+            Attachment.objects.filter(message=message, sha256=sha256).update(is_signature_logo=True)
+        elif (
+            same.values("message_id").distinct()[:SIGNATURE_LOGO_REPEATS].count()
+            >= SIGNATURE_LOGO_REPEATS
+        ):
             same.update(is_signature_logo=True)
 
 

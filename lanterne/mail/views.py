@@ -1,5 +1,5 @@
-"""Staff pages of the mail pipeline: the quarantine, and the IMAP mailboxes
-the agency's mail is read from."""
+"""Staff pages of the mail pipeline: the quarantine, the IMAP mailboxes
+the agency's mail is read from, and the rules that file it."""
 
 from __future__ import annotations
 
@@ -16,8 +16,16 @@ from lanterne.core.htmx import render_page
 from lanterne.dossiers import policy
 
 from .choices import RawState, SourceKind
-from .forms import ImapSourceForm
-from .models import MailSource, RawMessage
+from .filing import (
+    PREVIEW_SCAN,
+    mail_rule_delete,
+    mail_rule_next_position,
+    mail_rule_save,
+    mail_rule_set_active,
+    rule_preview,
+)
+from .forms import ImapSourceForm, MailRuleForm
+from .models import MailRule, MailSource, RawMessage
 from .selectors import quarantine_for
 from .services import raw_message_process
 from .sources.imap import imap_connection_check, imap_source_save, imap_sources_for
@@ -140,3 +148,145 @@ def source_test(request: HttpRequest, source_id: int) -> HttpResponse:
         {"source": source, "check": check},
         partial="mail/source_test_result.html",
     )
+
+
+# --- Filing rules ----------------------------------------------------------------------
+
+RULE_PREVIEW_LIMIT = 50
+
+
+def _rules_viewer(request: HttpRequest) -> policy.Viewer:
+    """Rules are for staff: anyone else is refused outright (403)."""
+    viewer = policy.viewer_of(request)
+    if not viewer.is_staff_anywhere:
+        raise PermissionDenied
+    return viewer
+
+
+def _rule_agency(request: HttpRequest) -> tuple[policy.Viewer, Agency]:
+    """The agency a new rule is written for: the one asked for (`?cabinet=`)
+    among the viewer's, else their first."""
+    viewer = _rules_viewer(request)
+    agency_id = min(viewer.staff_agency_ids)
+    asked = request.GET.get("cabinet", "")
+    if asked.isdigit() and int(asked) in viewer.staff_agency_ids:
+        agency_id = int(asked)
+    return viewer, get_object_or_404(Agency, pk=agency_id)
+
+
+def _staff_rule(request: HttpRequest, rule_id: int) -> tuple[policy.Viewer, MailRule]:
+    """A rule of one of the viewer's agencies; 404 for staff of another agency
+    (its existence is not revealed)."""
+    viewer = _rules_viewer(request)
+    rule = get_object_or_404(
+        MailRule.objects.select_related("agency", "dossier", "condominium"), pk=rule_id
+    )
+    if not policy.may_manage_dossiers(viewer, rule.agency_id):
+        raise Http404
+    return viewer, rule
+
+
+def _rule_form_context(form: MailRuleForm, rule: MailRule | None) -> dict[str, object]:
+    preview_rule = form.preview_rule()
+    return {
+        "form": form,
+        "rule": rule,
+        "agency": form.agency,
+        "has_condition": preview_rule.has_condition,
+        "preview": rule_preview(preview_rule, limit=RULE_PREVIEW_LIMIT),
+        "scan": PREVIEW_SCAN,
+        "limit": RULE_PREVIEW_LIMIT,
+    }
+
+
+@login_required
+def rules(request: HttpRequest) -> HttpResponse:
+    """The filing rules of the viewer's agencies, in the order they are tried."""
+    viewer = _rules_viewer(request)
+    context = {
+        "rules": MailRule.objects.filter(agency_id__in=viewer.staff_agency_ids)
+        .select_related("agency", "dossier", "condominium")
+        .order_by("agency__name", "position", "id"),
+        "rules_span_agencies": len(viewer.staff_agency_ids) > 1,
+    }
+    return render(request, "mail/rules.html", context)
+
+
+@login_required
+def rule_create(request: HttpRequest) -> HttpResponse:
+    viewer, agency = _rule_agency(request)
+    form = MailRuleForm(
+        request.POST or None,
+        agency=agency,
+        initial={"position": mail_rule_next_position(agency_id=agency.pk)},
+    )
+    if request.method == "POST" and form.is_valid():
+        rule = mail_rule_save(viewer=viewer, actor=request.user, rule=form.save(commit=False))
+        messages.success(request, _("La règle « %(name)s » est enregistrée.") % {"name": rule})
+        return redirect("mail:rules")
+    return render(request, "mail/rule_form.html", _rule_form_context(form, None))
+
+
+@login_required
+def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
+    viewer, rule = _staff_rule(request, rule_id)
+    form = MailRuleForm(request.POST or None, agency=rule.agency, instance=rule)
+    if request.method == "POST" and form.is_valid():
+        mail_rule_save(viewer=viewer, actor=request.user, rule=form.save(commit=False))
+        messages.success(request, _("La règle « %(name)s » est enregistrée.") % {"name": rule})
+        return redirect("mail:rules")
+    return render(request, "mail/rule_form.html", _rule_form_context(form, rule))
+
+
+@login_required
+@require_POST
+def rule_create_preview(request: HttpRequest) -> HttpResponse:
+    """The recent mail the conditions typed so far would match: the partial
+    for htmx (live, as staff type), the whole form otherwise. Saves nothing."""
+    _viewer, agency = _rule_agency(request)
+    form = MailRuleForm(request.POST, agency=agency)
+    return render_page(
+        request,
+        "mail/rule_form.html",
+        _rule_form_context(form, None),
+        partial="mail/rule_preview.html",
+    )
+
+
+@login_required
+@require_POST
+def rule_edit_preview(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """`rule_create_preview` for a rule being changed. Saves nothing."""
+    _viewer, rule = _staff_rule(request, rule_id)
+    form = MailRuleForm(request.POST, agency=rule.agency, instance=rule)
+    return render_page(
+        request,
+        "mail/rule_form.html",
+        _rule_form_context(form, rule),
+        partial="mail/rule_preview.html",
+    )
+
+
+@login_required
+@require_POST
+def rule_toggle(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """Turn a rule off (kept for later), or back on."""
+    viewer, rule = _staff_rule(request, rule_id)
+    mail_rule_set_active(viewer=viewer, actor=request.user, rule=rule, is_active=not rule.is_active)
+    if rule.is_active:
+        messages.success(request, _("La règle « %(name)s » est activée.") % {"name": rule})
+    else:
+        messages.success(request, _("La règle « %(name)s » est désactivée.") % {"name": rule})
+    return redirect("mail:rules")
+
+
+@login_required
+def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """Ask, then delete. What the rule filed stays filed."""
+    viewer, rule = _staff_rule(request, rule_id)
+    if request.method == "POST":
+        name = rule.name
+        mail_rule_delete(viewer=viewer, actor=request.user, rule=rule)
+        messages.success(request, _("La règle « %(name)s » est supprimée.") % {"name": name})
+        return redirect("mail:rules")
+    return render(request, "mail/rule_delete.html", {"rule": rule})

@@ -20,6 +20,9 @@ from lanterne.documents.services import document_upload
 from lanterne.dossiers import policy, services
 from lanterne.dossiers.choices import Audience, DecisionBody, DossierType, EntryKind
 from lanterne.dossiers.models import Dossier
+from lanterne.mail.filing import message_file
+from lanterne.mail.models import FilingMethod, Message
+from lanterne.mail.services import mail_receive_and_process
 
 from ..conftest import ROLES, World
 from ..factories import DossierFactory
@@ -69,8 +72,22 @@ def make_dossier(world: World, audience: str, *, council_follows: bool = False) 
     return dossier
 
 
+def received_mail(world: World, marker: str) -> Message:
+    """A mail received through the pipeline, its subject and text carrying `marker`."""
+    data = (
+        "From: Jean Dupont <jean@plomberie.fr>\r\nTo: gestion@cabinet-lumiere.fr\r\n"
+        f"Subject: Devis {marker}\r\nDate: Tue, 3 Mar 2026 10:12:00 +0100\r\n"
+        f"Message-ID: <{marker}@plomberie.fr>\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour,\r\n{marker}\r\n"
+    ).encode()
+    result = mail_receive_and_process(agency=world.agency, data=data)
+    return Message.objects.get(raw=result.raw)
+
+
 def fill_timeline(world: World, dossier: Dossier) -> None:
-    """One entry of every kind in every audience, each text carrying a marker."""
+    """One entry of every kind in every audience, each text carrying a marker.
+    Mail enters the timeline the way it does in life: received through the
+    pipeline, then filed (`message_file`) with the audience staff chose."""
     staff = world.users["staff"]
     v = viewer(world, "staff")
     for audience in AUDIENCES:
@@ -97,6 +114,15 @@ def fill_timeline(world: World, dossier: Dossier) -> None:
             filename=f"devis-{audience}.pdf",
             kind=DocumentKind.QUOTE,
             title=f"MARK-document-{audience}",
+            audience=audience,
+        )
+        message_file(
+            viewer=v,
+            actor=staff,
+            message=received_mail(world, f"MARK-message-{audience}"),
+            dossier=dossier,
+            method=FilingMethod.MANUAL,
+            reason="Classé par le test",
             audience=audience,
         )
     # open → in progress → open → in progress → closed: four moves, four audiences.
@@ -137,7 +163,7 @@ def test_timeline_entries_and_documents(world, client_for, dossier_audience):  #
     fill_timeline(world, dossier)
     entries = list(
         dossier.timeline.select_related(
-            "dossier", "note", "task", "decision", "status_change", "document"
+            "dossier", "note", "task", "decision", "status_change", "document", "message"
         )
     )
     documents = list(dossier.documents.select_related("dossier", "condominium"))
@@ -263,4 +289,4 @@ def test_every_role_and_audience_is_covered():  # type: ignore[no-untyped-def]
     """Adding a role or an audience without extending the matrix fails here."""
     assert set(MEMBERS) == set(AUDIENCES)
     assert set(itertools.chain.from_iterable(MEMBERS.values())) < set(ROLES)
-    assert set(KINDS) == {"note", "task", "decision", "status_change", "document"}
+    assert set(KINDS) == {"note", "task", "decision", "status_change", "document", "message"}

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from lanterne.mail.importing import ImportSummary, MailImportError, mail_import, mail_import_size
+from lanterne.mail.parallel import default_parse_processes
 
 from ._agency import agency_from_option
 
@@ -78,6 +79,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", metavar="PATH", help="A file or folder to import")
         parser.add_argument("--agency", help="Agency name (optional when there is only one)")
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=default_parse_processes(),
+            help="Processes parsing messages alongside the import "
+            "(default: one per CPU beyond the first, at most 4; 0: parse in this process)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         agency = agency_from_option(options["agency"])
@@ -87,7 +95,12 @@ class Command(BaseCommand):
             progress = _ProgressLine(self.stdout, total_bytes=mail_import_size(paths))
         observer = _Observer(self.stderr, progress)
         try:
-            summary = mail_import(agency=agency, paths=paths, observer=observer)
+            summary = mail_import(
+                agency=agency,
+                paths=paths,
+                observer=observer,
+                parse_processes=max(0, options["jobs"]),
+            )
         except MailImportError as error:
             raise CommandError(str(error)) from error
         finally:

@@ -1,0 +1,156 @@
+"""The parse stage as a pure function, and worker processes running it for
+bulk imports.
+
+`parse_stored` is the whole parse stage — bytes in, a `ParseOutcome` out, no
+database — which `raw_message_process` runs in its own process, and which
+`ParseWorkers` runs in other processes while an import stores messages and
+writes rows, so that a long import (`lanterne import-mail`) uses more than one
+CPU. Results come back in the order the messages were submitted, so the import
+saves them in file order exactly as it would parsing them itself (the first
+copy of a Message-ID stays the message, later copies are its duplicates).
+
+This module imports no Django: a worker is a fresh interpreter ("spawn") that
+loads only the parser. Each one reads its tasks from a pipe whose other end
+only the parent holds: when the parent dies — even killed with SIGKILL — the
+pipe closes and the worker exits on its own."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from .parsing import (
+    MailParseError,
+    MailTooLargeError,
+    ParsedMessage,
+    parse_message,
+    parse_outlook_msg,
+)
+
+
+@dataclass(frozen=True)
+class ParseOutcome:
+    """What the parse stage made of one message's bytes: a `ParsedMessage`,
+    or the reason there is none."""
+
+    parsed: ParsedMessage | None
+    refused: bool = False  # a parse limit was exceeded: the message is refused
+    error: str = ""  # why it could not be parsed, for staff (quarantine)
+    unexpected: str = ""  # the traceback of an error of ours, for the log
+
+
+def parse_stored(data: bytes, *, outlook: bool) -> ParseOutcome:
+    """Parse the stored bytes of one message (an Outlook .msg file when
+    `outlook`). Never raises: a message that breaks the parser is reported,
+    so that it is quarantined, never a crash loop."""
+    try:
+        parsed = parse_outlook_msg(data) if outlook else parse_message(data)
+    except MailTooLargeError as error:
+        return ParseOutcome(None, refused=True, error=str(error))
+    except MailParseError as error:
+        return ParseOutcome(None, error=str(error))
+    except Exception as error:  # noqa: BLE001 — one bad message must not stop the others
+        return ParseOutcome(
+            None, error=f"{type(error).__name__}: {error}", unexpected=traceback.format_exc()
+        )
+    return ParseOutcome(parsed)
+
+
+def _work(tasks: Connection) -> None:
+    """A worker's life: parse what comes through the pipe, send back the
+    outcome, until the pipe closes (the parent finished, or died)."""
+    # Ctrl-C is the parent's to handle: it stops the workers by closing the pipes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(EOFError, OSError):
+        while True:
+            task: tuple[bytes, bool] | None = tasks.recv()
+            if task is None:
+                return
+            data, outlook = task
+            tasks.send(parse_stored(data, outlook=outlook))
+
+
+def default_parse_processes() -> int:
+    """Parse workers for a bulk import: one per CPU this process may use
+    beyond the first (which stores and saves), at most 4; 0 on one CPU."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(0, min(4, cpus - 1))
+
+
+class ParseWorkers:
+    """`count` processes parsing messages, one message at a time each.
+
+    `submit` hands a message to an idle worker (`idle()` says whether there
+    is one); `next_outcome` waits for the outcome of the oldest message
+    submitted and not collected yet. A worker is idle again once its outcome
+    was collected, so neither side ever waits on a full pipe."""
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._workers: list[tuple[BaseProcess, Connection]] = []
+        try:
+            for _ in range(count):
+                ours, theirs = context.Pipe(duplex=True)
+                process = context.Process(
+                    target=_work, args=(theirs,), name="lanterne-parse", daemon=True
+                )
+                process.start()
+                theirs.close()  # the worker's end lives in the worker only
+                self._workers.append((process, ours))
+        except BaseException:
+            self.close()
+            raise
+        self._idle: deque[Connection] = deque(connection for _p, connection in self._workers)
+        self._busy: deque[Connection] = deque()  # in submission order
+
+    def idle(self) -> bool:
+        """Whether a worker can take a message now."""
+        return bool(self._idle)
+
+    def pending(self) -> int:
+        """Messages submitted whose outcome was not collected yet."""
+        return len(self._busy)
+
+    def submit(self, data: bytes, *, outlook: bool) -> None:
+        """Hand a message to an idle worker."""
+        connection = self._idle.popleft()
+        connection.send((data, outlook))
+        self._busy.append(connection)
+
+    def next_outcome(self) -> ParseOutcome:
+        """The outcome of the oldest message submitted (waits for it)."""
+        connection = self._busy.popleft()
+        try:
+            outcome: ParseOutcome = connection.recv()
+        except EOFError as error:
+            raise RuntimeError("A parse worker stopped unexpectedly.") from error
+        self._idle.append(connection)
+        return outcome
+
+    def close(self) -> None:
+        """Stop the workers (outcomes not collected are dropped)."""
+        for process, connection in self._workers:
+            with contextlib.suppress(OSError):
+                connection.send(None)
+            connection.close()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self._workers = []
+
+    def __enter__(self) -> ParseWorkers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
