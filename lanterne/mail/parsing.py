@@ -1215,13 +1215,30 @@ def _ids_from_header_block(data: bytes) -> list[str]:
     return list(ids[:1])
 
 
+class _StableBytesGenerator(BytesGenerator):
+    """A BytesGenerator whose invented boundaries (for a multipart that has
+    none, or an empty one) derive from the content, not from `random`: the
+    same bytes must always give the same .eml attachment and digest."""
+
+    @classmethod
+    def _make_boundary(cls, text: Any = None) -> str:
+        data = text if isinstance(text, bytes) else str(text or "").encode("utf-8", "replace")
+        boundary = "=_lanterne_" + hashlib.sha256(data).hexdigest()[:32]
+        candidate, counter = boundary, 0
+        while text is not None and cls._compile_re(
+            f"^--{re.escape(candidate)}(--)?$", re.MULTILINE
+        ).search(text):
+            candidate, counter = f"{boundary}.{counter}", counter + 1
+        return candidate
+
+
 def _serialise(message: Message) -> bytes | None:
     """The bytes of a parsed (sub)message, for keeping it as a .eml file."""
     buffer = BytesIO()
     try:
-        BytesGenerator(buffer, mangle_from_=False, maxheaderlen=0, policy=policy.compat32).flatten(
-            message
-        )
+        _StableBytesGenerator(
+            buffer, mangle_from_=False, maxheaderlen=0, policy=policy.compat32
+        ).flatten(message)
     except (ValueError, TypeError, LookupError, UnicodeError, AttributeError, KeyError):
         return None
     return buffer.getvalue()

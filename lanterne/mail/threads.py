@@ -464,11 +464,17 @@ def _thread_by_subject(
     two threads. Among qualifying threads, the most recently active wins."""
     if not participants or subject_is_generic(normalized_subject):
         return None
+    try:
+        window_start, window_end = moment - SUBJECT_WINDOW, moment + SUBJECT_WINDOW
+    except OverflowError:
+        # A Date header at the edge of the calendar (year 1 or 9999): no
+        # window to search, the message starts its own thread.
+        return None
     candidates = Thread.objects.filter(
         agency_id=message.agency_id,
         normalized_subject=normalized_subject,
-        last_message_at__gte=moment - SUBJECT_WINDOW,
-        first_message_at__lte=moment + SUBJECT_WINDOW,
+        last_message_at__gte=window_start,
+        first_message_at__lte=window_end,
     )
     if not is_reply:
         candidates = candidates.filter(first_message_at__gt=moment)
@@ -478,7 +484,7 @@ def _thread_by_subject(
     rows = (
         Message.objects.filter(thread__in=[t.pk for t in threads])
         .filter(
-            Q(date__isnull=True) | Q(date__range=(moment - SUBJECT_WINDOW, moment + SUBJECT_WINDOW))
+            Q(date__isnull=True) | Q(date__range=(window_start, window_end))
         )
         .exclude(pk=message.pk)
         .order_by("-pk")
