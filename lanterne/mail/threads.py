@@ -483,9 +483,7 @@ def _thread_by_subject(
         return None
     rows = (
         Message.objects.filter(thread__in=[t.pk for t in threads])
-        .filter(
-            Q(date__isnull=True) | Q(date__range=(window_start, window_end))
-        )
+        .filter(Q(date__isnull=True) | Q(date__range=(window_start, window_end)))
         .exclude(pk=message.pk)
         .order_by("-pk")
         .values_list("thread_id", "from_address", "to", "cc")[:SUBJECT_PARTICIPANT_ROWS]
