@@ -551,7 +551,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--cache", type=Path, default=CACHE, help="Where the corpus is kept")
     parser.add_argument("--work", type=Path, help="Where data folders go (default: a temp dir)")
-    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--backends",
+        default="sqlite,postgresql",
+        help="sqlite, postgresql, both, or '' (baselines only)",
+    )
     parser.add_argument("--modes", default="command,service", help="command, service or both")
     parser.add_argument(
         "--postgres-url",
@@ -595,8 +599,8 @@ def main() -> None:
         results += baselines(corpus, sample=options.baseline_sample)
     work = options.work or Path(tempfile.mkdtemp(prefix="lanterne-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    modes = options.modes.split(",")
-    for backend in options.backends.split(","):
+    modes = [mode for mode in options.modes.split(",") if mode]
+    for backend in [backend for backend in options.backends.split(",") if backend]:
         for mode in modes:
             lanterne, remove = installation(work, backend, options.postgres_url)
             try:

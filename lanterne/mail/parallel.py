@@ -93,7 +93,11 @@ class ParseWorkers:
     `submit` hands a message to an idle worker (`idle()` says whether there
     is one); `next_outcome` waits for the outcome of the oldest message
     submitted and not collected yet. A worker is idle again once its outcome
-    was collected, so neither side ever waits on a full pipe."""
+    was collected, so neither side ever waits on a full pipe.
+
+    Workers are started with multiprocessing's "spawn": like any program
+    using it, a script that starts them must guard its entry point with
+    `if __name__ == "__main__":` (the `lanterne` command does)."""
 
     def __init__(self, count: int) -> None:
         context = multiprocessing.get_context("spawn")
