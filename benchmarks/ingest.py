@@ -56,7 +56,7 @@ CACHE = REPOSITORY / "benchmarks" / ".cache"
 AGENCY = "Cabinet Lumière"
 CHECKPOINTS = (1_000, 5_000, 10_000)
 # Bump when the generator changes, so that an old cached corpus is not reused.
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 
 
 # --- The corpus ---------------------------------------------------------------------

@@ -12,9 +12,11 @@ gives the same bytes. What the messages look like, and why:
   write it (Outlook's Word HTML with its style sheet, Gmail's `gmail_quote`
   blockquotes), quoted-printable or base64, UTF-8 or Windows-1252.
 - One message in four carries a PDF (a minimal valid PDF padded with an
-  incompressible stream to a size between 50 and 300 KB, log-uniformly, like
-  a scanned invoice or a generated quote); a few reuse the same document
-  (the regulations forwarded again), which the raw store keeps once.
+  incompressible stream to a size between 15 and 120 KB, log-uniformly, like
+  a generated quote or invoice; 50 KB on average), which with the text and
+  HTML of the others brings the corpus to about 30 KB a message; a few reuse
+  the same document (the regulations forwarded again), which the raw store
+  keeps once.
 - Contractors sign their HTML mail with their logo (a valid PNG, the same
   bytes in every mail of that contractor, as an inline `cid:` image), which
   is what the pipeline's signature-logo detection looks for.
@@ -569,7 +571,7 @@ class CorpusGenerator:
                 document = rng.choice(self.shared_documents)
                 filename = "Règlement de copropriété.pdf"
             else:
-                size = int(50_000 * (6 ** rng.random()))  # log-uniform, 50 to 300 KB
+                size = int(15_000 * (8 ** rng.random()))  # log-uniform, 15 to 120 KB
                 number = f"{moment.year}-{index:05d}"
                 filename = rng.choice(
                     [f"Devis {number}.pdf", f"Facture_{number}.pdf", f"PV constat {number}.pdf"]

@@ -22,14 +22,12 @@ import base64
 import binascii
 import contextlib
 import enum
-import hashlib
 import logging
 import os
 import re
 import stat
 import time
 import unicodedata
-from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -43,10 +41,10 @@ from django.db.transaction import Atomic
 
 from lanterne.condominiums.models import Agency
 
+from .batch import Arrival, arrivals_receive, parsed_save
 from .choices import RawFormat, RawState, SourceKind
-from .models import Delivery, MailSource, RawMessage
-from .parallel import ParseWorkers
-from .services import mail_receive, raw_message_process
+from .models import MailSource, RawMessage
+from .parallel import ParseOutcome, ParseWorkers, parse_stored
 from .storage import BlobBatch, blob_batch, blob_store_clean
 
 logger = logging.getLogger(__name__)
@@ -502,17 +500,21 @@ def mail_import(
     return importer.summary
 
 
-# A batch is committed after this many messages, or after this many seconds,
-# whichever comes first: one commit (and one group of disk flushes) per batch
-# instead of several per message, while SQLite's write lock is never held
-# long enough to keep the web pages waiting.
+# Messages are read, stored, parsed and saved by batches of this many
+# messages, or this many bytes, or what was read in this many seconds,
+# whichever comes first: a few statements and one commit (one group of disk
+# flushes) per batch instead of several per message, memory bounded by the
+# batch (two batches with parse workers: one parsed while the other is
+# saved), and SQLite's write lock never held long enough to keep the web
+# pages waiting.
 BATCH_MAX_MESSAGES = 200
+BATCH_MAX_BYTES = 32 * 1024 * 1024
 BATCH_MAX_SECONDS = 0.5
 
 
 class _Batches:
-    """The import's transactions: one open at a time, committed every
-    `BATCH_MAX_MESSAGES` messages or `BATCH_MAX_SECONDS` seconds.
+    """The import's transactions: one open at a time, committed after each
+    batch of messages (`commit`).
 
     The blobs written meanwhile are made durable together (`BlobBatch.flush`)
     just before each commit, so no committed row ever names a blob a power
@@ -555,15 +557,11 @@ class _Batches:
             raise
         atomic.__exit__(None, None, None)
 
-    def message_done(self) -> None:
-        """Count a message; commit the batch when it is full."""
-        self._count += 1
-        if (
-            self._count >= BATCH_MAX_MESSAGES
-            or time.monotonic() - self._started >= BATCH_MAX_SECONDS
-        ):
-            self._commit()
-            self._begin()
+    def commit(self) -> None:
+        """Commit what was done so far (blobs first), and go on in a new
+        transaction."""
+        self._commit()
+        self._begin()
 
     def __exit__(
         self,
@@ -614,7 +612,12 @@ class _Importer:
         self.max_bytes = max_bytes
         self.batches = batches
         self.workers = workers
-        self._in_flight: deque[RawMessage] = deque()  # with the workers, in order
+        # Read, not received yet.
+        self._pending: list[Arrival] = []
+        self._pending_bytes = 0
+        self._pending_since = 0.0
+        # Received, with the parse workers (their batch not saved yet).
+        self._in_flight: list[RawMessage] = []
         self._in_flight_ids: set[int] = set()
         self.summary = ImportSummary()
 
@@ -724,89 +727,66 @@ class _Importer:
             self.advanced()
 
     def _message_import(self, data: bytes, *, folder: str, is_sent_folder: bool) -> None:
-        """Receive one message and have it processed; it is counted once
-        processed (with parse workers, a little later)."""
-        received = self._message_receive(data, folder=folder, is_sent_folder=is_sent_folder)
-        if isinstance(received, Outcome):
-            self._finished(received)
-        else:
-            self._process(received, data)
+        """Add one message to the batch; the batch is received, parsed and
+        saved when it is full. A message is counted once saved."""
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        folder = folder if len(folder) <= 500 else "…" + folder[-499:]
+        self._pending.append(Arrival(data=data, folder=folder, is_sent_folder=is_sent_folder))
+        self._pending_bytes += len(data)
+        if (
+            len(self._pending) >= BATCH_MAX_MESSAGES
+            or self._pending_bytes >= BATCH_MAX_BYTES
+            or time.monotonic() - self._pending_since >= BATCH_MAX_SECONDS
+        ):
+            self._batch_import()
 
-    def _finished(self, outcome: Outcome) -> None:
-        self.summary.count(outcome)
-        self.batches.message_done()
-
-    def _process(self, raw: RawMessage, data: bytes) -> None:
-        """Parse and save a stored message: here, or through the parse
-        workers, whose outcomes are saved in the order messages came."""
+    def _batch_import(self) -> None:
+        """Receive the pending batch, have it parsed, save it (or, with the
+        parse workers, save the previous one while they parse this one), and
+        commit."""
+        arrivals, self._pending, self._pending_bytes = self._pending, [], 0
+        received = arrivals_receive(
+            agency=self.agency, source=self.source, arrivals=arrivals, in_flight=self._in_flight_ids
+        )
+        to_parse: list[tuple[RawMessage, bytes]] = []
+        for item in received:
+            if item.to_process and item.raw is not None and item.data is not None:
+                to_parse.append((item.raw, item.data))
+            elif item.new_raw and item.raw is not None:
+                self.summary.count(_outcome(item.raw))  # refused for its size
+            else:
+                self.summary.count(Outcome.DUPLICATE)
+        tasks = [(data, raw.format == RawFormat.OUTLOOK_MSG) for raw, data in to_parse]
         if self.workers is None:
-            raw_message_process(raw, data=data)
-            self._finished(_outcome(raw))
-            return
-        if raw.pk in self._in_flight_ids:
-            # The same bytes met again (in another file) before their first
-            # copy was saved: a duplicate, as it would be found after the save.
-            self._finished(Outcome.DUPLICATE)
-            return
-        while not self.workers.idle():
-            self._collect()
-        self.workers.submit(data, outlook=raw.format == RawFormat.OUTLOOK_MSG)
-        self._in_flight.append(raw)
-        self._in_flight_ids.add(raw.pk)
+            outcomes = [parse_stored(data, outlook=outlook) for data, outlook in tasks]
+            self._save([raw for raw, _data in to_parse], outcomes)
+        else:
+            previous = self._in_flight
+            outcomes = self.workers.map_collect() if previous else []
+            self.workers.map_start(tasks)
+            self._in_flight = [raw for raw, _data in to_parse]
+            self._save(previous, outcomes)
+            self._in_flight_ids = {raw.pk for raw in self._in_flight}
+        self.batches.commit()
 
-    def _collect(self) -> None:
-        """Save the oldest message the workers parsed."""
-        assert self.workers is not None
-        outcome = self.workers.next_outcome()
-        raw = self._in_flight.popleft()
-        self._in_flight_ids.discard(raw.pk)
-        raw_message_process(raw, outcome=outcome)
-        self._finished(_outcome(raw))
+    def _save(self, raws: list[RawMessage], outcomes: list[ParseOutcome]) -> None:
+        if not raws:
+            return
+        parsed_save(agency=self.agency, items=list(zip(raws, outcomes, strict=True)))
+        for raw in raws:
+            self.summary.count(_outcome(raw))
 
     def drain(self) -> None:
-        """Save every message still with the parse workers."""
-        while self._in_flight:
-            self._collect()
-
-    def _message_receive(
-        self, data: bytes, *, folder: str, is_sent_folder: bool
-    ) -> Outcome | RawMessage:
-        """Store one message (unless this file's copy was stored before);
-        return the raw message to process, or the outcome when there is
-        nothing to process."""
-        folder = folder if len(folder) <= 500 else "…" + folder[-499:]
-        sha256 = hashlib.sha256(data).hexdigest()
-        # These bytes, from this very file, were imported before: running the
-        # import again must not record the same delivery twice — but it must
-        # finish what that run started: a message stored by an import that
-        # stopped before parsing it is parsed now.
-        earlier = (
-            Delivery.objects.filter(
-                raw__agency=self.agency, raw__sha256=sha256, source=self.source, folder=folder
-            )
-            .values_list("raw_id", "raw__state")
-            .first()
-        )
-        if earlier is not None:
-            raw_id, state = earlier
-            if state != RawState.STORED:
-                return Outcome.DUPLICATE
-            return RawMessage.objects.select_related("agency").get(pk=raw_id)
-        result = mail_receive(
-            agency=self.agency,
-            data=data,
-            source=self.source,
-            folder=folder,
-            is_sent_folder=is_sent_folder,
-        )
-        raw = result.raw
-        if raw.state == RawState.STORED:
-            # New bytes, or bytes stored by an import that stopped before
-            # parsing them.
-            return raw
-        if not result.created:
-            return Outcome.DUPLICATE
-        return _outcome(raw)  # refused for its size
+        """Import what is still pending, and save what the parse workers
+        still hold."""
+        if self._pending:
+            self._batch_import()
+        if self.workers is not None and self._in_flight:
+            raws, self._in_flight = self._in_flight, []
+            self._save(raws, self.workers.map_collect())
+            self._in_flight_ids = set()
+            self.batches.commit()
 
 
 def _outcome(raw: RawMessage) -> Outcome:

@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import signal
 import traceback
-from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -64,36 +64,37 @@ def parse_stored(data: bytes, *, outlook: bool) -> ParseOutcome:
 
 
 def _work(tasks: Connection) -> None:
-    """A worker's life: parse what comes through the pipe, send back the
-    outcome, until the pipe closes (the parent finished, or died)."""
+    """A worker's life: parse the batches that come through the pipe, send
+    back their outcomes, until the pipe closes (the parent finished, or died)."""
     # Ctrl-C is the parent's to handle: it stops the workers by closing the pipes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(EOFError, OSError):
         while True:
-            task: tuple[bytes, bool] | None = tasks.recv()
-            if task is None:
+            batch: list[tuple[bytes, bool]] | None = tasks.recv()
+            if batch is None:
                 return
-            data, outlook = task
-            tasks.send(parse_stored(data, outlook=outlook))
+            tasks.send([parse_stored(data, outlook=outlook) for data, outlook in batch])
 
 
 def default_parse_processes() -> int:
-    """Parse workers for a bulk import: one per CPU this process may use
-    beyond the first (which stores and saves), at most 4; 0 on one CPU."""
+    """Parse workers for a bulk import: one per CPU this process may use, at
+    most 4; 0 on one CPU. The importing process mostly waits for them (it
+    stores and saves a batch in a fraction of the time its parse takes), so
+    it does not keep a CPU for itself."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(0, min(4, cpus - 1))
+    return 0 if cpus <= 1 else min(4, cpus)
 
 
 class ParseWorkers:
-    """`count` processes parsing messages, one message at a time each.
+    """`count` processes parsing batches of messages.
 
-    `submit` hands a message to an idle worker (`idle()` says whether there
-    is one); `next_outcome` waits for the outcome of the oldest message
-    submitted and not collected yet. A worker is idle again once its outcome
-    was collected, so neither side ever waits on a full pipe.
+    `map_start` shares a batch out among the workers (contiguous slices) and
+    returns at once; `map_collect` waits for the outcomes, in the batch's
+    order. One batch at a time: the caller saves the previous batch while
+    the workers parse the next one.
 
     Workers are started with multiprocessing's "spawn": like any program
     using it, a script that starts them must guard its entry point with
@@ -114,32 +115,29 @@ class ParseWorkers:
         except BaseException:
             self.close()
             raise
-        self._idle: deque[Connection] = deque(connection for _p, connection in self._workers)
-        self._busy: deque[Connection] = deque()  # in submission order
+        self._busy: list[Connection] = []  # the workers given a slice, in order
 
-    def idle(self) -> bool:
-        """Whether a worker can take a message now."""
-        return bool(self._idle)
+    def map_start(self, tasks: Sequence[tuple[bytes, bool]]) -> None:
+        """Hand out a batch of (bytes, is an Outlook .msg) to parse."""
+        if self._busy:
+            raise RuntimeError("The previous batch was not collected.")
+        size = -(-len(tasks) // len(self._workers)) if tasks else 0
+        for index, (_process, connection) in enumerate(self._workers):
+            part = list(tasks[index * size : (index + 1) * size])
+            if part:
+                connection.send(part)
+                self._busy.append(connection)
 
-    def pending(self) -> int:
-        """Messages submitted whose outcome was not collected yet."""
-        return len(self._busy)
-
-    def submit(self, data: bytes, *, outlook: bool) -> None:
-        """Hand a message to an idle worker."""
-        connection = self._idle.popleft()
-        connection.send((data, outlook))
-        self._busy.append(connection)
-
-    def next_outcome(self) -> ParseOutcome:
-        """The outcome of the oldest message submitted (waits for it)."""
-        connection = self._busy.popleft()
-        try:
-            outcome: ParseOutcome = connection.recv()
-        except EOFError as error:
-            raise RuntimeError("A parse worker stopped unexpectedly.") from error
-        self._idle.append(connection)
-        return outcome
+    def map_collect(self) -> list[ParseOutcome]:
+        """The outcomes of the batch handed out last, in its order (waits)."""
+        outcomes: list[ParseOutcome] = []
+        busy, self._busy = self._busy, []
+        for connection in busy:
+            try:
+                outcomes.extend(connection.recv())
+            except EOFError as error:
+                raise RuntimeError("A parse worker stopped unexpectedly.") from error
+        return outcomes
 
     def close(self) -> None:
         """Stop the workers (outcomes not collected are dropped)."""

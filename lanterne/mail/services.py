@@ -45,6 +45,14 @@ class ReceiveResult:
     delivery_created: bool  # False when this very delivery (same IMAP UID) was already recorded
 
 
+def refusal_error(size: int) -> str:
+    """The error recorded for a message over the size limit (for staff)."""
+    return (
+        f"Message de {size} octets, au-delà de la limite de "
+        f"{settings.MAIL_MAX_BYTES} octets : refusé."
+    )
+
+
 @transaction.atomic
 def mail_receive(
     *,
@@ -79,12 +87,7 @@ def mail_receive(
             storage_name=storage_name,
             state=RawState.REFUSED if too_large else RawState.STORED,
             failed_stage="receive" if too_large else "",
-            error=(
-                f"Message de {len(data)} octets, au-delà de la limite de "
-                f"{settings.MAIL_MAX_BYTES} octets : refusé."
-                if too_large
-                else ""
-            ),
+            error=refusal_error(len(data)) if too_large else "",
         )
     delivery = Delivery(
         raw=raw,
@@ -176,10 +179,78 @@ def _direction(raw: RawMessage, parsed: ParsedMessage) -> Direction:
     return Direction.INBOUND
 
 
+def _addresses(items: Iterable[object]) -> list[dict[str, str]]:
+    return [{"name": a.name, "address": a.address} for a in items]  # type: ignore[attr-defined]
+
+
+def message_fields(
+    raw: RawMessage, parsed: ParsedMessage, *, message_id: str, direction: Direction
+) -> dict[str, object]:
+    """The fields of the `Message` a parse gives (for one message, or for
+    a batch: `lanterne.mail.batch`)."""
+    return {
+        "agency": raw.agency,
+        "message_id": message_id,
+        "in_reply_to": list(parsed.in_reply_to),
+        "references": list(parsed.references),
+        "subject": parsed.subject,
+        "from_name": parsed.from_.name[:300] if parsed.from_ else "",
+        "from_address": parsed.from_.address[:320] if parsed.from_ else "",
+        "to": _addresses(parsed.to),
+        "cc": _addresses(parsed.cc),
+        "reply_to": _addresses(parsed.reply_to),
+        "date": parsed.date,
+        "date_header": parsed.date_header[:300],
+        "direction": direction,
+        "text": parsed.text,
+        "html": parsed.html,
+        "new_text": parsed.new_text,
+        "quoted_text": parsed.quoted_text,
+        "signature": parsed.signature,
+        "is_auto_reply": parsed.is_auto_reply,
+        "is_bounce": parsed.is_bounce,
+        "is_bulk": parsed.is_bulk,
+        "is_lanterne_notification": parsed.is_lanterne_notification,
+        "bounced_message_id": (parsed.bounced_message_id or "")[:998],
+        "defects": list(parsed.defects),
+        "headers": dict(parsed.headers),
+        "parsed_at": timezone.now(),
+    }
+
+
+def message_id_of(raw: RawMessage, parsed: ParsedMessage) -> str:
+    """The Message-ID a message is known by: its own, or for a message
+    without one a stable one made from its digest."""
+    return (parsed.message_id or f"{raw.sha256}@lanterne.invalid")[:998]
+
+
+def attachment_rows(message: Message, parsed: ParsedMessage) -> list[Attachment]:
+    """The message's attachments, their bytes put in the store."""
+    rows = []
+    for position, attachment in enumerate(parsed.attachments):
+        _sha, name = blob_put(attachment.data, kind="attachments")
+        rows.append(
+            Attachment(
+                message=message,
+                position=position,
+                filename=attachment.filename[:255],
+                content_type=attachment.content_type[:200],
+                detected_type=attachment.detected_type[:200],
+                size=attachment.size,
+                sha256=attachment.sha256,
+                storage_name=name,
+                content_id=(attachment.content_id or "")[:998],
+                is_inline=attachment.is_inline,
+                from_tnef=attachment.from_tnef,
+                is_forwarded_message=attachment.is_forwarded_message,
+            )
+        )
+    return rows
+
+
 @transaction.atomic
 def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
-    # A message without Message-ID gets a stable one from its digest.
-    message_id = (parsed.message_id or f"{raw.sha256}@lanterne.invalid")[:998]
+    message_id = message_id_of(raw, parsed)
     # One query for both: the message holding this Message-ID, and this raw
     # message's own (when it is processed again).
     found = list(
@@ -207,37 +278,7 @@ def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
         raw.state = RawState.DUPLICATE
         return existing
 
-    def addresses(items: Iterable[object]) -> list[dict[str, str]]:
-        return [{"name": a.name, "address": a.address} for a in items]  # type: ignore[attr-defined]
-
-    fields = {
-        "agency": raw.agency,
-        "message_id": message_id,
-        "in_reply_to": list(parsed.in_reply_to),
-        "references": list(parsed.references),
-        "subject": parsed.subject,
-        "from_name": parsed.from_.name[:300] if parsed.from_ else "",
-        "from_address": parsed.from_.address[:320] if parsed.from_ else "",
-        "to": addresses(parsed.to),
-        "cc": addresses(parsed.cc),
-        "reply_to": addresses(parsed.reply_to),
-        "date": parsed.date,
-        "date_header": parsed.date_header[:300],
-        "direction": _direction(raw, parsed),
-        "text": parsed.text,
-        "html": parsed.html,
-        "new_text": parsed.new_text,
-        "quoted_text": parsed.quoted_text,
-        "signature": parsed.signature,
-        "is_auto_reply": parsed.is_auto_reply,
-        "is_bounce": parsed.is_bounce,
-        "is_bulk": parsed.is_bulk,
-        "is_lanterne_notification": parsed.is_lanterne_notification,
-        "bounced_message_id": (parsed.bounced_message_id or "")[:998],
-        "defects": list(parsed.defects),
-        "headers": dict(parsed.headers),
-        "parsed_at": timezone.now(),
-    }
+    fields = message_fields(raw, parsed, message_id=message_id, direction=_direction(raw, parsed))
     if own is None:
         # The usual case, a first parse: insert directly (the savepoint keeps
         # the transaction usable if a concurrent run inserted it meanwhile).
@@ -250,25 +291,7 @@ def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
     else:
         message, _created = Message.objects.update_or_create(raw=raw, defaults=fields)
         message.attachments.all().delete()
-    attachments = []
-    for position, attachment in enumerate(parsed.attachments):
-        _sha, name = blob_put(attachment.data, kind="attachments")
-        attachments.append(
-            Attachment(
-                message=message,
-                position=position,
-                filename=attachment.filename[:255],
-                content_type=attachment.content_type[:200],
-                detected_type=attachment.detected_type[:200],
-                size=attachment.size,
-                sha256=attachment.sha256,
-                storage_name=name,
-                content_id=(attachment.content_id or "")[:998],
-                is_inline=attachment.is_inline,
-                from_tnef=attachment.from_tnef,
-                is_forwarded_message=attachment.is_forwarded_message,
-            )
-        )
+    attachments = attachment_rows(message, parsed)
     # One INSERT for all of them.
     Attachment.objects.bulk_create(attachments)
     _mark_signature_logos(message, attachments)

@@ -437,7 +437,9 @@ def test_a_failure_of_lanterne_storage_stops_the_import(
     def disk_full(data: bytes, *, kind: str) -> tuple[str, str]:
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    # Every place the pipeline stores bytes from (one message, or a batch).
     monkeypatch.setattr("lanterne.mail.services.blob_put", disk_full)
+    monkeypatch.setattr("lanterne.mail.batch.blob_put", disk_full)
     write(tmp_path / "mail" / "devis.eml", EML_F)
     write(tmp_path / "mail" / "relance.eml", EML_K)
     with pytest.raises(OSError, match="No space left on device"):
