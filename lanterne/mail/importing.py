@@ -37,13 +37,17 @@ from typing import BinaryIO, Protocol
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.db.transaction import Atomic
 
 from lanterne.condominiums.models import Agency
+from lanterne.dossiers.models import Dossier
+from lanterne.dossiers.policy import Viewer
 
 from .batch import Arrival, arrivals_receive, parsed_save
 from .choices import RawFormat, RawState, SourceKind
-from .models import MailSource, RawMessage
+from .filing import message_file
+from .models import FilingMethod, MailSource, Message, RawMessage
 from .parallel import ParseOutcome, ParseWorkers, parse_stored
 from .storage import BlobBatch, blob_batch, blob_store_clean
 
@@ -389,6 +393,7 @@ class ImportSummary:
     refused: int = 0
     unreadable: int = 0  # files or folders that could not be read
     skipped: int = 0  # files that do not hold mail (indexes, documents…)
+    filed: int = 0  # messages filed into the import's dossier (`--dossier`)
     bytes_read: int = 0  # of the files examined, for progress
 
     @property
@@ -420,6 +425,8 @@ class ImportSummary:
         width = max(len(label) for label, _count in rows)
         lines = [f"Messages read: {self.messages}"]
         lines += [f"  {label.ljust(width)}  {count:>8}" for label, count in rows]
+        if self.filed:
+            lines.append(f"Filed into the dossier: {self.filed}")
         return "\n".join(lines)
 
 
@@ -465,6 +472,7 @@ def mail_import(
     paths: Sequence[Path],
     observer: ImportObserver | None = None,
     parse_processes: int = 0,
+    dossier: Dossier | None = None,
 ) -> ImportSummary:
     """Import every message found under `paths` into the agency (see the
     module's docstring). Messages are committed by batches (`_Batches`), each
@@ -475,7 +483,13 @@ def mail_import(
 
     With `parse_processes`, that many worker processes parse the messages
     while this one stores them and saves the results, in file order
-    (`lanterne.mail.parallel`); 0 parses here."""
+    (`lanterne.mail.parallel`); 0 parses here.
+
+    With `dossier` (agencies that kept one mail folder per dossier), every
+    message found — new or imported before — is filed into that dossier as a
+    manual filing: audit-logged, and learned from like any filing by staff."""
+    if dossier is not None and dossier.agency_id != agency.pk:
+        raise MailImportError(f"Dossier {dossier.reference} belongs to another agency.")
     # What an import killed half-way may have left: temporary files.
     blob_store_clean()
     source = import_source(agency)
@@ -489,6 +503,7 @@ def mail_import(
             max_bytes=settings.MAIL_MAX_BYTES,
             batches=batches,
             workers=workers,
+            dossier=dossier,
         )
         for path in paths:
             for item in _candidates(path):
@@ -499,6 +514,9 @@ def mail_import(
         importer.drain()
     return importer.summary
 
+
+# Why a message imported with `--dossier` is in its dossier, as staff read it.
+IMPORT_FILING_REASON = "Importé dans ce dossier avec l'historique de son dossier de courriels."
 
 # Messages are read, stored, parsed and saved by batches of this many
 # messages, or this many bytes, or what was read in this many seconds,
@@ -605,8 +623,12 @@ class _Importer:
         max_bytes: int,
         batches: _Batches,
         workers: ParseWorkers | None,
+        dossier: Dossier | None = None,
     ) -> None:
         self.agency = agency
+        self.dossier = dossier
+        # With a dossier: raw messages whose message is to be filed there.
+        self._to_file: list[int] = []
         self.source = source
         self.observer = observer
         self.max_bytes = max_bytes
@@ -757,6 +779,8 @@ class _Importer:
                 self.summary.count(_outcome(item.raw))  # refused for its size
             else:
                 self.summary.count(Outcome.DUPLICATE)
+                if item.raw is not None:
+                    self._to_file.append(item.raw.pk)
         tasks = [(data, raw.format == RawFormat.OUTLOOK_MSG) for raw, data in to_parse]
         if self.workers is None:
             outcomes = [parse_stored(data, outlook=outlook) for data, outlook in tasks]
@@ -768,6 +792,7 @@ class _Importer:
             self._in_flight = [raw for raw, _data in to_parse]
             self._save(previous, outcomes)
             self._in_flight_ids = {raw.pk for raw in self._in_flight}
+        self._dossier_file()
         self.batches.commit()
 
     def _save(self, raws: list[RawMessage], outcomes: list[ParseOutcome]) -> None:
@@ -776,6 +801,36 @@ class _Importer:
         parsed_save(agency=self.agency, items=list(zip(raws, outcomes, strict=True)))
         for raw in raws:
             self.summary.count(_outcome(raw))
+        self._to_file.extend(raw.pk for raw in raws)
+
+    def _dossier_file(self) -> None:
+        """File the messages saved so far into the import's dossier (when it
+        has one): each is a manual filing, audit-logged by `message_file`."""
+        if self.dossier is None or not self._to_file:
+            return
+        raw_ids, self._to_file = self._to_file, []
+        messages = (
+            Message.objects.filter(agency=self.agency)
+            .filter(Q(raw_id__in=raw_ids) | Q(duplicates__pk__in=raw_ids))
+            .distinct()
+            .order_by("pk")
+        )
+        viewer = Viewer.system(self.agency.pk)
+        for message in messages:
+            if (
+                message.dossier_id == self.dossier.pk
+                and message.filing_method == FilingMethod.MANUAL
+            ):
+                continue
+            message_file(
+                viewer=viewer,
+                actor=None,
+                message=message,
+                dossier=self.dossier,
+                method=FilingMethod.MANUAL,
+                reason=IMPORT_FILING_REASON,
+            )
+            self.summary.filed += 1
 
     def drain(self) -> None:
         """Import what is still pending, and save what the parse workers
@@ -786,6 +841,7 @@ class _Importer:
             raws, self._in_flight = self._in_flight, []
             self._save(raws, self.workers.map_collect())
             self._in_flight_ids = set()
+            self._dossier_file()
             self.batches.commit()
 
 

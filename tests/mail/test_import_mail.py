@@ -518,3 +518,48 @@ def test_progress_is_shown_on_a_terminal_only(agency: Agency, tmp_path: Path) ->
 
     out, _err = import_mail(path)
     assert "\r" not in out
+
+
+def test_import_into_a_dossier_files_every_message_there_as_a_manual_filing(
+    world: object, tmp_path: Path
+) -> None:
+    from lanterne.audit.models import AuditLog
+    from lanterne.dossiers.models import TimelineEntry
+    from lanterne.mail.models import FilingMethod
+
+    agency, dossier = world.agency, world.dossier  # type: ignore[attr-defined]
+    # One message imported before, without a dossier: filed too.
+    write(tmp_path / "before" / "devis.eml", EML_F)
+    call_command(
+        "import-mail", str(tmp_path / "before"), "--agency", agency.name, stdout=io.StringIO()
+    )
+    write(tmp_path / "dossier" / "devis.eml", EML_F)
+    write(tmp_path / "dossier" / "relance.eml", EML_K)
+    out = io.StringIO()
+    call_command(
+        "import-mail", str(tmp_path / "dossier"), "--agency", agency.name,
+        "--dossier", dossier.reference, stdout=out,
+    )  # fmt: skip
+    assert "Filed into the dossier: 2" in out.getvalue()
+    messages = Message.objects.filter(agency=agency)
+    assert messages.count() == 2
+    for message in messages:
+        assert message.dossier_id == dossier.pk
+        assert message.filing_method == FilingMethod.MANUAL
+        assert TimelineEntry.objects.filter(message=message).count() == 1
+    assert AuditLog.objects.filter(summary__contains=dossier.reference).count() == 2
+
+    # Again: nothing new to file, nothing written twice.
+    out = io.StringIO()
+    call_command(
+        "import-mail", str(tmp_path / "dossier"), "--agency", agency.name,
+        "--dossier", dossier.reference, stdout=out,
+    )  # fmt: skip
+    assert "Filed into the dossier" not in out.getvalue()
+    assert AuditLog.objects.filter(summary__contains=dossier.reference).count() == 2
+
+    with pytest.raises(CommandError, match="No dossier 'DOS-1999-0001'"):
+        call_command(
+            "import-mail", str(tmp_path / "dossier"), "--agency", agency.name,
+            "--dossier", "DOS-1999-0001", stdout=io.StringIO(),
+        )  # fmt: skip

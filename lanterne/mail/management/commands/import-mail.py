@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
+from lanterne.dossiers.models import Dossier
 from lanterne.mail.importing import ImportSummary, MailImportError, mail_import, mail_import_size
 from lanterne.mail.parallel import default_parse_processes
 
@@ -80,15 +81,26 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", metavar="PATH", help="A file or folder to import")
         parser.add_argument("--agency", help="Agency name (optional when there is only one)")
         parser.add_argument(
+            "--dossier",
+            metavar="REFERENCE",
+            help="File every message found into this dossier of the agency (e.g. DOS-2026-0042), "
+            "as a manual filing: for agencies that kept one mail folder per dossier",
+        )
+        parser.add_argument(
             "--jobs",
             type=int,
             default=default_parse_processes(),
             help="Processes parsing messages alongside the import "
-            "(default: one per CPU beyond the first, at most 4; 0: parse in this process)",
+            "(default: one per CPU, at most 4, none on one CPU; 0: parse in this process)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         agency = agency_from_option(options["agency"])
+        dossier = None
+        if options["dossier"]:
+            dossier = Dossier.objects.filter(agency=agency, reference=options["dossier"]).first()
+            if dossier is None:
+                raise CommandError(f"No dossier {options['dossier']!r} in agency {agency.name!r}.")
         paths = [Path(path) for path in options["paths"]]
         progress = None
         if self.stdout.isatty():
@@ -100,6 +112,7 @@ class Command(BaseCommand):
                 paths=paths,
                 observer=observer,
                 parse_processes=max(0, options["jobs"]),
+                dossier=dossier,
             )
         except MailImportError as error:
             raise CommandError(str(error)) from error
