@@ -153,6 +153,11 @@ def _attribution_end(lines: Sequence[str], start: int, *, quoted: bool = False) 
     """If an attribution ("Le … a écrit :", "On … wrote:") begins at `start`,
     return the index just after its last line; wrapped forms are joined over
     up to four lines, never across a blank line."""
+    window = lines[start : start + _ATTRIBUTION_MAX_LINES]
+    if not any(":" in line or "wrote" in line.lower() for line in window):
+        # Every attribution form ends with a colon, or with "wrote": most
+        # lines of a mail are rejected here, before any pattern runs.
+        return None
     parts: list[str] = []
     for index in range(start, min(start + _ATTRIBUTION_MAX_LINES, len(lines))):
         line = _unquote(lines[index]) if quoted else lines[index]
