@@ -163,10 +163,13 @@ def _raw_new(agency: Agency, sha256: str, data: bytes) -> RawMessage:
     )
 
 
-def parsed_save(*, agency: Agency, items: Sequence[tuple[RawMessage, ParseOutcome]]) -> None:
+def parsed_save(
+    *, agency: Agency, items: Sequence[tuple[RawMessage, ParseOutcome]]
+) -> list[Message]:
     """Save what the parse stage made of a batch of stored messages, in
     order: `raw_message_process` for each, in a handful of statements for
-    the whole batch. Each raw message's `state` says what became of it."""
+    the whole batch. Each raw message's `state` says what became of it;
+    the messages parsed (for the file stage) are returned."""
     raw_ids = [raw.pk for raw, _outcome in items]
     message_ids = {
         message_id_of(raw, outcome.parsed) for raw, outcome in items if outcome.parsed is not None
@@ -189,25 +192,28 @@ def parsed_save(*, agency: Agency, items: Sequence[tuple[RawMessage, ParseOutcom
 
     new: list[tuple[RawMessage, Message, ParseOutcome]] = []
     duplicates: list[tuple[RawMessage, Message]] = []
+    parsed: list[Message] = []
     for raw, outcome in items:
         if outcome.parsed is None or raw.pk in processed_before:
             # A failure (recorded one by one: rare), or a message parsed before.
-            raw_message_process(raw, outcome=outcome)
+            message = raw_message_process(raw, outcome=outcome)
+            if message is not None and raw.state == RawState.PARSED:
+                parsed.append(message)
             continue
-        parsed = outcome.parsed
-        message_id = message_id_of(raw, parsed)
+        message_id = message_id_of(raw, outcome.parsed)
         existing = known.get(message_id)
         if existing is not None:
             duplicates.append((raw, existing))
             continue
-        sender = parsed.from_.address if parsed.from_ else ""
+        sender = outcome.parsed.from_.address if outcome.parsed.from_ else ""
         direction = (
             Direction.OUTBOUND
             if raw.pk in sent or sender.rpartition("@")[2] == own_domain
             else Direction.INBOUND
         )
         message = Message(
-            raw=raw, **message_fields(raw, parsed, message_id=message_id, direction=direction)
+            raw=raw,
+            **message_fields(raw, outcome.parsed, message_id=message_id, direction=direction),
         )
         known[message_id] = message
         new.append((raw, message, outcome))
@@ -215,6 +221,7 @@ def parsed_save(*, agency: Agency, items: Sequence[tuple[RawMessage, ParseOutcom
     now = timezone.now()
     if new:
         _messages_create(agency, new, own_domain=own_domain, now=now)
+        parsed.extend(message for _raw, message, _outcome in new)
     # After the messages: a duplicate may repeat one created in this batch.
     for raw, existing in duplicates:
         RawMessage.objects.filter(pk=raw.pk).update(
@@ -225,6 +232,7 @@ def parsed_save(*, agency: Agency, items: Sequence[tuple[RawMessage, ParseOutcom
             error="",
         )
         raw.state = RawState.DUPLICATE
+    return parsed
 
 
 def _messages_create(

@@ -48,6 +48,7 @@ from .models import FilingMethod, MailRule, Message
 
 __all__ = [
     "PREVIEW_SCAN",
+    "active_rules",
     "is_machine_mail",
     "mail_rule_delete",
     "mail_rule_next_position",
@@ -589,16 +590,25 @@ def rule_matches(rule: MailRule, message: Message) -> bool:
     return _matches(rule, _FoldedMessage(message))
 
 
-def rules_apply(message: Message) -> MailRule | None:
-    """The first active rule of the message's agency (by position, then age)
-    whose conditions all match `message`, or None. It decides nothing by
-    itself: the file stage applies the rule's actions."""
-    folded = _FoldedMessage(message)
-    rules = (
-        MailRule.objects.filter(agency_id=message.agency_id, is_active=True)
+def active_rules(agency_id: int) -> list[MailRule]:
+    """The agency's active rules, in the order they are tried."""
+    return list(
+        MailRule.objects.filter(agency_id=agency_id, is_active=True)
         .select_related("dossier", "condominium")
         .order_by("position", "id")
     )
+
+
+def rules_apply(message: Message, *, rules: list[MailRule] | None = None) -> MailRule | None:
+    """The first active rule of the message's agency (by position, then age)
+    whose conditions all match `message`, or None. It decides nothing by
+    itself: the file stage applies the rule's actions. `rules`: the agency's
+    `active_rules`, when the caller read them already (a batch)."""
+    if rules is None:
+        rules = active_rules(message.agency_id)
+    if not rules:
+        return None
+    folded = _FoldedMessage(message)
     for rule in rules:
         if _matches(rule, folded):
             return rule

@@ -44,6 +44,7 @@ from lanterne.condominiums.models import Agency
 from lanterne.dossiers.models import Dossier
 from lanterne.dossiers.policy import Viewer
 
+from .autofile import messages_autofile
 from .batch import Arrival, arrivals_receive, parsed_save
 from .choices import RawFormat, RawState, SourceKind
 from .filing import message_file
@@ -779,7 +780,7 @@ class _Importer:
                 self.summary.count(_outcome(item.raw))  # refused for its size
             else:
                 self.summary.count(Outcome.DUPLICATE)
-                if item.raw is not None:
+                if item.raw is not None and self.dossier is not None:
                     self._to_file.append(item.raw.pk)
         tasks = [(data, raw.format == RawFormat.OUTLOOK_MSG) for raw, data in to_parse]
         if self.workers is None:
@@ -798,10 +799,15 @@ class _Importer:
     def _save(self, raws: list[RawMessage], outcomes: list[ParseOutcome]) -> None:
         if not raws:
             return
-        parsed_save(agency=self.agency, items=list(zip(raws, outcomes, strict=True)))
+        messages = parsed_save(agency=self.agency, items=list(zip(raws, outcomes, strict=True)))
         for raw in raws:
             self.summary.count(_outcome(raw))
-        self._to_file.extend(raw.pk for raw in raws)
+        if self.dossier is not None:
+            self._to_file.extend(raw.pk for raw in raws)
+            return
+        # The file stage, for the new messages (those of files imported with a
+        # dossier go there instead: `_dossier_file`).
+        messages_autofile(messages)
 
     def _dossier_file(self) -> None:
         """File the messages saved so far into the import's dossier (when it

@@ -287,6 +287,27 @@ class Message(models.Model):
     # Staff said this message concerns no dossier (an advertisement, a
     # personal mail): it leaves the triage inbox without entering a dossier.
     not_dossier_related = models.BooleanField(_("sans rapport avec un dossier"), default=False)
+    # The file stage's ranked dossiers for a message left in triage
+    # (`lanterne.mail.autofile`), best first, at most three: a list of
+    # {"dossier_id", "reference", "score", "reason"} — "score" is the learned
+    # probability, or null for a dossier a reference or the conversation
+    # names. Stored so the triage inbox and `export-messages` read them
+    # without recomputing; emptied when the stage files the message (only
+    # meaningful while the message waits in triage).
+    suggestions = models.JSONField(default=list, blank=True)
+    # A bounce: the message of this agency whose delivery failed (found by
+    # `bounced_message_id`, the Message-ID the parser read in the bounce),
+    # once both are known.
+    bounce_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="bounces"
+    )
+    # A forward by staff to the shared mailbox: the original it carries
+    # (an attached message/rfc822, or rebuilt from an inline forward), which
+    # is ingested as its own message and filed in its place
+    # (`lanterne.mail.forwarding`).
+    forwarded_message = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="forwards"
+    )
 
     class Meta:
         verbose_name = _("courriel")
@@ -298,7 +319,16 @@ class Message(models.Model):
                 name="message_filed_or_not_dossier_related",
             ),
         ]
-        indexes = [models.Index(fields=["agency", "date", "id"], name="message_agency_date")]
+        indexes = [
+            models.Index(fields=["agency", "date", "id"], name="message_agency_date"),
+            # Bounces waiting for the message that bounced (read out of
+            # order): found when it arrives. Only bounces are in it.
+            models.Index(
+                fields=["agency", "bounced_message_id"],
+                condition=~Q(bounced_message_id=""),
+                name="message_bounced_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subject[:60]} <{self.message_id}>"

@@ -538,6 +538,32 @@ def _references_of(message: ParsedMessage | Message) -> _References:
     )
 
 
+def may_carry_token(agency: Agency, message: ParsedMessage | Message) -> bool:
+    """Whether `message` could name a dossier through the signed channels
+    (a Message-ID of ours among its references, a reply address with a
+    dossier token among its recipients): False means certainly not. No query:
+    what bulk imports check before running the whole file stage."""
+    references = _references_of(message)
+    for value in references.message_ids:
+        if isinstance(value, str) and MESSAGE_ID_PREFIX in value.lower():
+            return True
+    return any(
+        isinstance(address, str) and _RECIPIENT_DETAIL.search(address)
+        for address in references.recipients
+    )
+
+
+def subject_reference_pattern(references: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern finding any of `references` (the agency's dossier references)
+    in a subject, case-insensitively, boundaries aside: a superset of what
+    `dossiers_from_subject` finds, for checking a whole batch of subjects with
+    one query for the references. None when there are none."""
+    texts = sorted({reference for reference in references if reference}, key=len, reverse=True)
+    if not texts:
+        return None
+    return re.compile("|".join(re.escape(text) for text in texts), re.IGNORECASE)
+
+
 def reference_matches(
     agency: Agency,
     message: ParsedMessage | Message,

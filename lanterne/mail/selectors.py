@@ -23,7 +23,7 @@ def message_export_rows(agency: Agency) -> Iterator[dict[str, Any]]:
     while True:
         batch = list(
             Message.objects.filter(agency=agency, pk__gt=last_id)
-            .select_related("raw")
+            .select_related("raw", "dossier")
             .prefetch_related(
                 Prefetch("attachments", queryset=Attachment.objects.order_by("position"))
             )
@@ -58,10 +58,32 @@ def message_export_rows(agency: Agency) -> Iterator[dict[str, Any]]:
                     for a in message.attachments.all()
                 ],
                 "thread_id": message.thread_id,
-                # Filing comes with the filing stage.
-                "dossier": None,
+                **_filing_fields(message),
             }
         last_id = batch[-1].pk
+
+
+def _filing_fields(message: Message) -> dict[str, Any]:
+    """Where the message is filed and why; for mail waiting in triage, the
+    file stage's ranked suggestions (dossier references with scores)."""
+    waiting = message.dossier_id is None and not message.not_dossier_related
+    return {
+        "dossier": message.dossier.reference if message.dossier is not None else None,
+        "filing_method": message.filing_method or None,
+        "filing_score": message.filing_score,
+        "filing_reason": message.filing_reason or None,
+        "audience": message.audience or None,
+        "not_dossier_related": message.not_dossier_related,
+        "suggestions": (
+            [
+                {"dossier": item.get("reference"), "score": item.get("score")}
+                for item in message.suggestions
+                if isinstance(item, dict)
+            ]
+            if waiting
+            else []
+        ),
+    }
 
 
 def quarantine_for(viewer: Viewer) -> QuerySet[RawMessage]:

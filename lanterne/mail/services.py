@@ -339,10 +339,40 @@ def _mark_signature_logos(message: Message, attachments: Sequence[Attachment]) -
             same.update(is_signature_logo=True)
 
 
+def raw_message_ingest(
+    raw: RawMessage, *, data: bytes | None = None, envelope_recipients: Iterable[str] | None = None
+) -> Message | None:
+    """The whole pipeline after receiving: parse and thread
+    (`raw_message_process`), then the file stage (`autofile.message_autofile`:
+    into a dossier, or into triage with its suggestions). What every source
+    runs on a message it stored. `envelope_recipients` are the RCPT TO
+    addresses of its deliveries (read from them when not given).
+
+    The file stage runs in its own transaction, after the parse committed: a
+    failure there leaves a parsed message waiting in triage, never an unparsed
+    one. A message that turned out to be a duplicate is not filed again."""
+    message = raw_message_process(raw, data=data)
+    if message is None or raw.state != RawState.PARSED:
+        return message
+    from .autofile import message_autofile  # the file stage calls back into this module
+
+    if envelope_recipients is None:
+        envelope_recipients = [
+            address
+            for addresses in Delivery.objects.filter(raw_id=raw.pk).values_list(
+                "envelope_to", flat=True
+            )
+            for address in addresses or ()
+        ]
+    message_autofile(message, envelope_recipients=envelope_recipients)
+    return message
+
+
 def mail_receive_and_process(**kwargs: object) -> ReceiveResult:
-    """Receive (durably) then process. Processing runs after the receiving
-    transaction committed: a parse failure can never undo the storage."""
+    """Receive (durably) then process and file. Processing runs after the
+    receiving transaction committed: a parse failure can never undo the
+    storage."""
     result = mail_receive(**kwargs)  # type: ignore[arg-type]
     if result.raw.state == RawState.STORED:
-        raw_message_process(result.raw)
+        raw_message_ingest(result.raw)
     return result

@@ -27,7 +27,7 @@ from .filing import (
 from .forms import ImapSourceForm, MailRuleForm
 from .models import MailRule, MailSource, RawMessage
 from .selectors import quarantine_for
-from .services import raw_message_process
+from .services import raw_message_ingest
 from .sources.imap import imap_connection_check, imap_source_save, imap_sources_for
 from .storage import blob_open
 
@@ -53,7 +53,7 @@ def quarantine(request: HttpRequest) -> HttpResponse:
 @require_POST
 def reprocess(request: HttpRequest, raw_id: int) -> HttpResponse:
     raw = _staff_raw(request, raw_id)
-    raw_message_process(raw)
+    raw_message_ingest(raw)
     if raw.state in (RawState.PARSED, RawState.DUPLICATE):
         messages.success(request, _("Le message a été traité."))
     else:

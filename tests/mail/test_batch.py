@@ -100,6 +100,9 @@ def test_a_batch_costs_a_bounded_number_of_queries(
     with CaptureQueriesContext(connection) as queries:
         mail_import(agency=agency, paths=[folder])
     assert Message.objects.filter(agency=agency).count() == 200
-    # One batch of 200 messages: a few dozen statements, not several per
-    # message (SQLite's parameter limit cuts the message INSERT in a few).
-    assert len(queries) <= 40, "\n".join(q["sql"][:100] for q in queries)
+    # One batch of 200 messages, stored, parsed, threaded and filed: a few
+    # dozen statements, not several per message (SQLite's parameter limit
+    # cuts the message INSERT in a few; the file stage reads the agency's
+    # rules, references and conversations once, and the suggestion model is
+    # brought up to date once).
+    assert len(queries) <= 60, "\n".join(q["sql"][:100] for q in queries)

@@ -22,7 +22,7 @@ from lanterne.dossiers.models import Dossier, TimelineEntry
 from lanterne.dossiers.services import entry_set_audience
 from lanterne.mail.filing import message_file, message_mark_not_dossier_related
 from lanterne.mail.models import FilingMethod, Message
-from lanterne.mail.services import mail_receive_and_process
+from lanterne.mail.services import mail_receive, raw_message_process
 
 from ..conftest import World
 from ..factories import CondominiumFactory, DossierFactory
@@ -59,7 +59,10 @@ def mail(
 
 
 def receive(agency, data: bytes) -> Message:  # type: ignore[no-untyped-def]
-    result = mail_receive_and_process(agency=agency, data=data)
+    """Receive, parse and thread a message, without the automatic file stage:
+    these tests file by hand (tests/mail/test_autofile.py has the stage)."""
+    result = mail_receive(agency=agency, data=data)
+    raw_message_process(result.raw)
     return Message.objects.get(raw=result.raw)
 
 

@@ -195,3 +195,49 @@ def test_export_messages_writes_json_lines(world, tmp_path):  # type: ignore[no-
 def test_real_messages_never_crash_the_pipeline(world, path):  # type: ignore[no-untyped-def]
     result = mail_receive_and_process(agency=world.agency, data=path.read_bytes())
     assert result.raw.state in {RawState.PARSED, RawState.QUARANTINED, RawState.DUPLICATE}
+
+
+def test_export_messages_says_where_each_message_is_filed_and_what_triage_suggests(  # type: ignore[no-untyped-def]
+    world, tmp_path
+):
+    from lanterne.dossiers.policy import Viewer
+    from lanterne.mail.filing import message_file
+    from lanterne.mail.models import FilingMethod
+
+    mail_receive_and_process(agency=world.agency, data=mail())
+    mail_receive_and_process(agency=world.agency, data=mail("<devis-2@plomberie.fr>"))
+    filed, waiting = Message.objects.order_by("pk")
+    message_file(
+        viewer=Viewer.system(world.agency.pk),
+        actor=None,
+        message=filed,
+        dossier=world.dossier,
+        method=FilingMethod.MANUAL,
+        score=None,
+        reason="Classé à la main",
+        audience="council",
+    )
+    # Whatever the file stage suggested, the export shows what is stored.
+    Message.objects.filter(pk=waiting.pk).update(
+        dossier=None,
+        suggestions=[
+            {
+                "dossier_id": world.dossier.pk,
+                "reference": world.dossier.reference,
+                "score": 0.62,
+                "reason": "mentionne le lot 12",
+            }
+        ],
+    )
+    output = tmp_path / "export.jsonl"
+    call_command(
+        "export-messages", "--agency", world.agency.name, "--output", str(output), stderr=StringIO()
+    )
+    first, second = (json.loads(line) for line in output.read_text().splitlines())
+    assert first["dossier"] == world.dossier.reference
+    assert first["filing_method"] == "manual"
+    assert first["audience"] == "council"
+    assert first["suggestions"] == []
+    assert second["dossier"] is None
+    assert second["filing_method"] == "none"
+    assert second["suggestions"] == [{"dossier": world.dossier.reference, "score": 0.62}]

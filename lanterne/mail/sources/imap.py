@@ -14,7 +14,7 @@ transaction, so a message is either stored *and* counted as read, or neither
 (a crash before the commit leaves at most an unreferenced blob, and the
 message is fetched again; were a UID ever fetched twice, the delivery's unique
 IMAP UID makes that a no-op). Only after that commit does the parse stage
-(`raw_message_process`) run.
+(`raw_message_ingest`) run.
 
 The source's settings are edited by staff (`imap_source_save`); `imap_watch`
 runs in `lanterne fetch-mail`, one thread per source."""
@@ -49,7 +49,7 @@ from lanterne.dossiers.policy import Viewer
 
 from ..choices import RawState, SourceKind
 from ..models import Delivery, ImapFolderState, MailSource, RawMessage
-from ..services import mail_receive, raw_message_process
+from ..services import mail_receive, raw_message_ingest
 
 logger = logging.getLogger(__name__)
 
@@ -535,7 +535,7 @@ def _receive(
     raw = result.raw
     if raw.state == RawState.STORED:
         try:
-            raw_message_process(raw)
+            raw_message_ingest(raw)
         except Exception:  # noqa: BLE001 — stored already; `reprocess-mail` will retry it
             logger.exception("Processing raw message %s failed", raw.pk)
     _count(report, raw, created=result.created)

@@ -13,7 +13,7 @@ agency's domain. The order of things is the design's first rule:
    responsibility for the message (RFC 5321 §6.1). Any storage failure answers
    451, so the sender keeps the message and retries (RFC 5321 §4.2.5); never 250
    for a message that was not stored.
-3. Parsing (`raw_message_process`) runs afterwards in a worker thread: its
+3. Parsing and filing (`raw_message_ingest`) run afterwards in a worker thread: its
    failures quarantine the message, they never change the reply.
 
 aiosmtpd runs its protocol on an asyncio loop; every Django ORM call runs in a
@@ -43,7 +43,7 @@ from django.db.models import Q
 from lanterne.condominiums.models import Agency
 from lanterne.mail.choices import RawState, SourceKind
 from lanterne.mail.models import MailSource, RawMessage
-from lanterne.mail.services import mail_receive, raw_message_process
+from lanterne.mail.services import mail_receive, raw_message_ingest
 
 logger = logging.getLogger(__name__)
 
@@ -206,11 +206,11 @@ def received_message_store_per_agency(
 
 def raw_messages_process(raw_ids: Sequence[int]) -> None:
     """Parse freshly stored messages. A failure is recorded on the message
-    (quarantine) by `raw_message_process`; anything else is logged and the
+    (quarantine) by `raw_message_ingest`; anything else is logged and the
     message stays `stored`, where `lanterne reprocess-mail` picks it up."""
     for raw in RawMessage.objects.filter(pk__in=raw_ids).select_related("agency"):
         try:
-            raw_message_process(raw)
+            raw_message_ingest(raw)
         except Exception:
             logger.exception("Processing raw message %s failed", raw.pk)
 

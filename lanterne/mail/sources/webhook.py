@@ -43,7 +43,7 @@ from django.utils.crypto import constant_time_compare
 from lanterne.condominiums.models import Agency
 from lanterne.mail.choices import RawState, SourceKind
 from lanterne.mail.models import MailSource, RawMessage
-from lanterne.mail.services import mail_receive, raw_message_process
+from lanterne.mail.services import mail_receive, raw_message_ingest
 
 from .smtp import recipients_by_agency
 
@@ -193,6 +193,6 @@ def inbound_mail_receive(
     # After the commit: nothing below can undo the storage.
     for raw in to_process:
         try:
-            raw_message_process(raw)
+            raw_message_ingest(raw)
         except Exception:
             logger.exception("Processing raw message %s failed", raw.pk)

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from lanterne.mail.choices import RawState
 from lanterne.mail.models import RawMessage
-from lanterne.mail.services import raw_message_process
+from lanterne.mail.services import raw_message_ingest
 
 from ._agency import agency_from_option
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             raws = raws.filter(state__in=[RawState.STORED, RawState.QUARANTINED])
         counts: dict[str, int] = {}
         for raw in raws.iterator(chunk_size=500):
-            raw_message_process(raw)
+            raw_message_ingest(raw)
             counts[raw.state] = counts.get(raw.state, 0) + 1
         summary = ", ".join(f"{state}: {count}" for state, count in sorted(counts.items()))
         self.stdout.write(f"Reprocessed {sum(counts.values())} messages ({summary or 'none'}).")
