@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python tools/policy_mutations.py
 
-Each mutation rewrites one line of the policy (or of the download view) the way
+Each mutation rewrites one line of the policy (or of a download view) the way
 a careless change would, runs tests/dossiers/test_policy_matrix.py, and restores
 the file. Every mutation must make the matrix fail; the script exits non-zero if
 one survives. It is a check to run after changing the policy, not part of
@@ -65,6 +65,48 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
         "downloads skip the policy",
         "lanterne/documents/views.py",
         "    if not policy.may_see_document(policy.viewer_of(request), document):",
+        "    if False:",
+    ),
+    (
+        "a mail's own audience is ignored",
+        POLICY,
+        "    return dossier.audience in audiences and message.audience in audiences",
+        "    return dossier.audience in audiences",
+    ),
+    (
+        "staff of any agency read every agency's mail",
+        POLICY,
+        "    if viewer.is_staff_of(message.agency_id):\n        return True",
+        "    if viewer.is_staff_anywhere:\n        return True",
+    ),
+    (
+        "mail in no dossier is read by everyone of the agency",
+        POLICY,
+        "    if message.dossier_id is None:\n        return False",
+        "    if message.dossier_id is None:\n        return message.agency_id in viewer.agency_ids",
+    ),
+    (
+        "the mail query ignores the mail's audience",
+        POLICY,
+        "        audience_admits,\n",
+        "",
+    ),
+    (
+        "the mail query lets the council read every parties mail",
+        POLICY,
+        "            dossier__council_sees_parties=True,\n",
+        "",
+    ),
+    (
+        "mail attachments and images skip the policy",
+        "lanterne/mail/display.py",
+        "    if not policy.may_read_message(policy.viewer_of(request), attachment.message):",
+        "    if False:",
+    ),
+    (
+        "the HTML version of a mail skips the policy",
+        "lanterne/mail/display.py",
+        "    if not policy.may_read_message(policy.viewer_of(request), message):",
         "    if False:",
     ),
     (

@@ -14,6 +14,9 @@ The rules (GLOSSARY.md, "Audiences"):
   `parties` — the persons named on the dossier and the owners of the lots named
   on it, and the council when the dossier says so (`council_sees_parties`).
 - An entry or a document of a dossier is visible only if the dossier itself is.
+- A filed mail — its text, HTML version, attachments and inline images — is
+  read by exactly those who see its timeline entry; mail in no dossier by the
+  staff of its agency only.
 - A co-owner sees other persons' names on a dossier they may see, never their
   contact details; only staff read the contact book.
 - Recording the council's opinion as a decision is for the council's chair.
@@ -24,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from lanterne.condominiums.choices import CouncilRole, StaffRole
 from lanterne.condominiums.models import Condominium, CouncilMembership, Ownership, Person
@@ -33,6 +36,7 @@ from .choices import Audience
 
 if TYPE_CHECKING:
     from lanterne.documents.models import Document
+    from lanterne.mail.models import Attachment, Message
 
     from .models import Dossier, TimelineEntry
 
@@ -203,6 +207,25 @@ def may_see_document(viewer: Viewer, document: Document) -> bool:
     return document.audience in condominium_audiences_for(viewer, document.condominium)
 
 
+def may_read_message(viewer: Viewer, message: Message) -> bool:
+    """Read a mail: its text, its HTML version, its attachments and inline images.
+
+    Exactly those who may see its timeline entry: the mail's `audience` is its
+    entry's (`entry_set_audience` changes both), and it is read only where the
+    dossier itself is seen. A mail in no dossier — in triage, or said to
+    concern none — has no audience yet: the agency's staff only."""
+    if viewer.is_staff_of(message.agency_id):
+        return True
+    if message.dossier_id is None:
+        return False
+    dossier = message.dossier
+    assert dossier is not None
+    if dossier.agency_id != message.agency_id:
+        return False
+    audiences = audiences_for(viewer, dossier)
+    return dossier.audience in audiences and message.audience in audiences
+
+
 def may_see_contact_details(viewer: Viewer, person: Person) -> bool:
     """E-mails, phones and postal address: staff of the person's agency, or oneself."""
     return viewer.is_staff_of(person.agency_id) or person.pk in viewer.person_ids
@@ -304,8 +327,61 @@ def documents_visible_to(viewer: Viewer, dossier: Dossier) -> QuerySet[Document]
     return Document.objects.filter(dossier=dossier, audience__in=audiences)
 
 
+def messages_visible_to(viewer: Viewer) -> QuerySet[Message]:
+    """The mail `viewer` may read, in every dossier: `may_read_message` in SQL.
+
+    The mail of the agencies where `viewer` is staff, and filed mail whose
+    dossier `viewer` may see and whose own audience admits them (the rules of
+    `dossier_visibility_q`, applied to the mail's audience)."""
+    from lanterne.mail.models import Message
+
+    if viewer.is_anonymous:
+        return Message.objects.none()
+    council = viewer.council_condominium_ids
+    owners = viewer.owner_condominium_ids | council
+    audience_admits = (
+        Q(audience=Audience.OWNERS, dossier__condominium_id__in=owners)
+        | Q(audience=Audience.COUNCIL, dossier__condominium_id__in=council)
+        | Q(audience=Audience.PARTIES, dossier__party_persons__in=viewer.person_ids)
+        | Q(audience=Audience.PARTIES, dossier__party_lots__in=viewer.owned_lot_ids)
+        | Q(
+            audience=Audience.PARTIES,
+            dossier__council_sees_parties=True,
+            dossier__condominium_id__in=council,
+        )
+    )
+    # As in `dossiers_visible_to`: the party joins can repeat a row, the
+    # subquery keeps one per message.
+    published = Message.objects.filter(
+        dossier_visibility_q(viewer, "dossier__"),
+        audience_admits,
+        dossier__agency_id=F("agency_id"),
+    ).values("pk")
+    return Message.objects.filter(Q(agency_id__in=viewer.staff_agency_ids) | Q(pk__in=published))
+
+
+def attachments_visible_to(viewer: Viewer) -> QuerySet[Attachment]:
+    """The attachments and inline images `viewer` may download: those of the
+    mail they may read (`may_read_message`)."""
+    from lanterne.mail.models import Attachment
+
+    return Attachment.objects.filter(message__in=messages_visible_to(viewer))
+
+
 def persons_visible_to(viewer: Viewer) -> QuerySet[Person]:
     """The contact book: staff see their agency's persons; others see themselves."""
     return Person.objects.filter(
         Q(agency_id__in=viewer.staff_agency_ids) | Q(pk__in=viewer.person_ids)
     )
+
+
+def unfiled_messages_visible_to(viewer: Viewer) -> QuerySet[Message]:
+    """Mail in no dossier — waiting in the triage inbox, or said to concern no
+    dossier — of the agencies where `viewer` is staff. Such mail has no
+    audience: until it is filed into a dossier (and published), only the
+    agency's staff read it."""
+    from lanterne.mail.models import Message
+
+    if viewer.is_anonymous:
+        return Message.objects.none()
+    return Message.objects.filter(agency_id__in=viewer.staff_agency_ids, dossier__isnull=True)

@@ -106,16 +106,22 @@ def timeline_page(
 
     Keyset pagination on (occurred_at, id), newest first: the cost of a page
     does not grow with its depth, and the number of queries is constant (one,
-    with every object the entries point at joined)."""
-    entries = policy.entries_visible_to(viewer, dossier).select_related(
-        "actor",
-        "task",
-        "task__assignee",
-        "decision",
-        "note",
-        "status_change",
-        "document",
-        "message",
+    with every object the entries point at joined, and one for the
+    attachments of the page's mail)."""
+    entries = (
+        policy.entries_visible_to(viewer, dossier)
+        .select_related(
+            "actor",
+            "task",
+            "task__assignee",
+            "decision",
+            "note",
+            "status_change",
+            "document",
+            "message",
+            "message__bounce_of",
+        )
+        .prefetch_related("message__attachments")
     )
     if kinds:
         entries = entries.filter(kind__in=kinds)

@@ -9,6 +9,7 @@ or download a real request gets."""
 from __future__ import annotations
 
 import itertools
+from email.message import EmailMessage
 
 import pytest
 from django.core.files.base import ContentFile
@@ -81,6 +82,29 @@ def received_mail(world: World, marker: str) -> Message:
         f"Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour,\r\n{marker}\r\n"
     ).encode()
     result = mail_receive_and_process(agency=world.agency, data=data)
+    return Message.objects.get(raw=result.raw)
+
+
+def received_mail_with_files(world: World, marker: str) -> Message:
+    """A mail received through the pipeline with an HTML version showing an
+    inline image (cid:) and an attached PDF, each carrying `marker`."""
+    mail = EmailMessage()
+    mail["From"] = "Jean Dupont <jean@plomberie.fr>"
+    mail["To"] = "gestion@cabinet-lumiere.fr"
+    mail["Subject"] = f"Photos {marker}"
+    mail["Date"] = "Tue, 3 Mar 2026 10:12:00 +0100"
+    mail["Message-ID"] = f"<{marker}@plomberie.fr>"
+    mail.set_content(f"Bonjour,\n{marker}\n")
+    mail.add_alternative(f'<p>{marker}</p><img src="cid:photo-{marker}@plomberie.fr">', "html")
+    mail.get_payload()[1].add_related(  # type: ignore[index]
+        b"\x89PNG\r\n\x1a\n" + marker.encode(),
+        "image",
+        "png",
+        cid=f"<photo-{marker}@plomberie.fr>",
+        filename="photo.png",
+    )
+    mail.add_attachment(f"%PDF-1.4 {marker}".encode(), "application", "pdf", filename="devis.pdf")
+    result = mail_receive_and_process(agency=world.agency, data=mail.as_bytes())
     return Message.objects.get(raw=result.raw)
 
 
@@ -283,6 +307,68 @@ def test_actions(world, dossier_audience):  # type: ignore[no-untyped-def]
                 (role == "staff" and person.agency_id == world.agency.pk)
                 or (role == "staff_other_agency" and person.agency_id == world.other_agency.pk)
             ), role
+
+
+@pytest.mark.parametrize("council_follows", [False, True])
+@pytest.mark.parametrize("dossier_audience", AUDIENCES)
+def test_mail_reads(world, client_for, dossier_audience, council_follows):  # type: ignore[no-untyped-def]
+    """A mail's HTML version, attachments and inline images are read by exactly
+    those who see its timeline entry (the dossier's and the mail's audiences
+    both admit them); a mail in no dossier by the agency's staff only."""
+    dossier = make_dossier(world, dossier_audience, council_follows=council_follows)
+    members = MEMBERS_COUNCIL_FOLLOWS if council_follows else MEMBERS
+    # audience (None: in no dossier) → the marker its mail carries, and the mail.
+    mails: dict[str | None, tuple[str, Message]] = {}
+    for audience in AUDIENCES:
+        marker = f"MARK-mail-{audience}"
+        mails[audience] = (
+            marker,
+            message_file(
+                viewer=viewer(world, "staff"),
+                actor=world.users["staff"],
+                message=received_mail_with_files(world, marker),
+                dossier=dossier,
+                method=FilingMethod.MANUAL,
+                reason="Classé par le test",
+                audience=audience,
+            ),
+        )
+    mails[None] = "MARK-mail-unfiled", received_mail_with_files(world, "MARK-mail-unfiled")
+    for role in ROLES:
+        v = viewer(world, role)
+        client = client_for(role)
+        readable = set(policy.messages_visible_to(v).values_list("pk", flat=True))
+        downloadable = set(policy.attachments_visible_to(v).values_list("pk", flat=True))
+        for audience, (marker, mail) in mails.items():
+            if audience is None:
+                expected = role == "staff"
+            else:
+                expected = role in members[dossier_audience] and role in members[audience]
+            message = Message.objects.select_related("dossier").get(pk=mail.pk)
+            assert policy.may_read_message(v, message) is expected, (role, audience)
+            assert (message.pk in readable) is expected, (role, audience, "queryset")
+            quote = message.attachments.get(filename="devis.pdf")
+            photo = message.attachments.get(filename="photo.png")
+            for item in (quote, photo):
+                assert (item.pk in downloadable) is expected, (role, audience, item.filename)
+            reads = [
+                (reverse("mail:message_html", args=[message.pk]), f"<p>{marker}</p>"),
+                (reverse("mail:attachment_download", args=[quote.pk]), f"%PDF-1.4 {marker}"),
+                (reverse("mail:attachment_inline", args=[photo.pk]), marker),
+            ]
+            for url, content in reads:
+                response = client.get(url)
+                if role == "anonymous":
+                    assert response.status_code == 302, url
+                    continue
+                assert response.status_code == (200 if expected else 404), (role, audience, url)
+                if expected:
+                    served = (
+                        b"".join(response.streaming_content)
+                        if response.streaming
+                        else response.content
+                    )
+                    assert content.encode() in served, (role, audience, url)
 
 
 def test_every_role_and_audience_is_covered():  # type: ignore[no-untyped-def]
