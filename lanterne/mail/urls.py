@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import display, triage, views
 
 app_name = "mail"
 
@@ -19,4 +19,31 @@ urlpatterns = [
     path("regles/<int:rule_id>/apercu/", views.rule_edit_preview, name="rule_edit_preview"),
     path("regles/<int:rule_id>/activation/", views.rule_toggle, name="rule_toggle"),
     path("regles/<int:rule_id>/supprimer/", views.rule_delete, name="rule_delete"),
+    path("tri/", triage.triage, name="triage"),
+    path("tri/compte/", triage.triage_count_badge, name="triage_count"),
+    path("tri/selection/", triage.triage_bulk_view, name="triage_bulk"),
+    path("tri/dossiers/", triage.triage_dossier_search_view, name="triage_dossier_search"),
+    path("tri/<int:message_id>/", triage.triage_message_view, name="triage_message"),
+    path("tri/<int:message_id>/classer/", triage.triage_file_view, name="triage_file"),
+    path(
+        "tri/<int:message_id>/sans-rapport/",
+        triage.triage_not_related_view,
+        name="triage_not_related",
+    ),
+    path(
+        "tri/<int:message_id>/nouveau-dossier/",
+        triage.triage_dossier_create_view,
+        name="triage_dossier_create",
+    ),
+    path("<int:message_id>/html/", display.message_html, name="message_html"),
+    path(
+        "pieces-jointes/<int:attachment_id>/",
+        display.attachment_download,
+        name="attachment_download",
+    ),
+    path(
+        "pieces-jointes/<int:attachment_id>/image/",
+        display.attachment_inline,
+        name="attachment_inline",
+    ),
 ]
