@@ -14,10 +14,18 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
 	touch $@
 
+# The demo serves the web pages on DEMO_HTTP_PORT and runs Lanterne's SMTP
+# receiver on DEMO_SMTP_PORT (tools/demo-serve.sh prints a command that sends
+# it a mail); `make demo DEMO_HTTP_PORT=8001 DEMO_SMTP_PORT=2526` when taken.
+DEMO_HTTP_PORT ?= 8000
+DEMO_SMTP_PORT ?= 2525
+DEMO_SITE := LANTERNE_SITE_URL=http://127.0.0.1:$(DEMO_HTTP_PORT)
+
 demo: install
 	$(DEMO_ENV) $(BIN)/lanterne migrate --verbosity 0
-	$(DEMO_ENV) $(BIN)/lanterne load-demo
-	$(DEMO_ENV) $(BIN)/lanterne runserver --noreload 127.0.0.1:8000
+	$(DEMO_ENV) $(DEMO_SITE) $(BIN)/lanterne load-demo
+	$(DEMO_ENV) $(DEMO_SITE) DEMO_HTTP_PORT=$(DEMO_HTTP_PORT) DEMO_SMTP_PORT=$(DEMO_SMTP_PORT) \
+	  sh tools/demo-serve.sh $(BIN)/lanterne
 
 # The tests talk to real programs from Debian's packages: chromium (browser
 # tests), Dovecot (a real IMAP server) and swaks (a real SMTP client).
