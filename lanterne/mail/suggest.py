@@ -1856,6 +1856,9 @@ def suggestion_session(agency_id: int) -> Iterator[Any]:
 
 def _suggest(model: _Model, message: Message, *, limit: int) -> list[Suggestion]:
     directory = model.directory
+    if not directory.is_open.any():
+        # No open dossier: nothing to suggest, and no need to read the mail.
+        return []
     mail = _mail_of(directory, message)
     vector = model.vectorize_one(mail.text)
     signals = _signals(
