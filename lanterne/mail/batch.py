@@ -64,8 +64,9 @@ class Arrival:
 @dataclass
 class Received:
     """What receiving an arrival gave: a raw message to process (with its
-    bytes), or nothing to do and why (`state`: the raw message's state when
-    it is not to be processed, None for a repeat of this very file)."""
+    bytes), or nothing to do — a raw message just refused for its size
+    (`new_raw`), or one stored before (a duplicate, or this very file
+    imported again)."""
 
     raw: RawMessage | None
     data: bytes | None
@@ -113,7 +114,7 @@ def arrivals_receive(
                 queued.add(sha256)
                 results.append(Received(raw, arrival.data, to_process=True, new_raw=False))
             else:
-                results.append(Received(None, None, to_process=False, new_raw=False))
+                results.append(Received(raw, None, to_process=False, new_raw=False))
             continue
         earlier[key] = (0, RawState.STORED)
         deliveries.append((sha256, arrival))

@@ -528,13 +528,18 @@ def test_import_into_a_dossier_files_every_message_there_as_a_manual_filing(
     from lanterne.mail.models import FilingMethod
 
     agency, dossier = world.agency, world.dossier  # type: ignore[attr-defined]
-    # One message imported before, without a dossier: filed too.
+    # One message imported before from another folder, and the dossier's own
+    # folder imported once without --dossier (to triage): all filed now.
     write(tmp_path / "before" / "devis.eml", EML_F)
     call_command(
         "import-mail", str(tmp_path / "before"), "--agency", agency.name, stdout=io.StringIO()
     )
     write(tmp_path / "dossier" / "devis.eml", EML_F)
     write(tmp_path / "dossier" / "relance.eml", EML_K)
+    call_command(
+        "import-mail", str(tmp_path / "dossier"), "--agency", agency.name, stdout=io.StringIO()
+    )
+    assert not Message.objects.filter(agency=agency, dossier__isnull=False).exists()
     out = io.StringIO()
     call_command(
         "import-mail", str(tmp_path / "dossier"), "--agency", agency.name,
