@@ -370,9 +370,7 @@ class _Stage:
 def _state_reload(message: Message) -> None:
     """Reload what earlier runs, staff or the thread stage may have changed
     since `message` was read (one query)."""
-    state = Message.objects.filter(pk=message.pk).values(*_STATE_FIELDS).get()
-    for name, value in state.items():
-        setattr(message, name, value)
+    _states_reload([message])
 
 
 def _settled(message: Message, *, quiet: bool) -> FilingOutcome:

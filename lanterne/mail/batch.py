@@ -38,13 +38,12 @@ from .models import Attachment, Delivery, MailSource, Message, RawMessage
 from .parallel import ParseOutcome
 from .parsing import looks_like_outlook_msg
 from .services import (
-    SIGNATURE_LOGO_MAX_BYTES,
-    SIGNATURE_LOGO_REPEATS,
     attachment_rows,
     message_fields,
     message_id_of,
     raw_message_process,
     refusal_error,
+    signature_logos_mark,
 )
 from .storage import blob_put
 from .threads import ThreadBatch, ThreadInput
@@ -268,7 +267,7 @@ def _messages_create(
     for _raw, message, outcome in new:
         assert outcome.parsed is not None
         attachments.extend(attachment_rows(message, outcome.parsed))
-    _signature_logos_mark(agency, attachments)
+    signature_logos_mark(agency, attachments)
     Attachment.objects.bulk_create(attachments)
     threads.finish()
     RawMessage.objects.filter(pk__in=[raw.pk for raw, _m, _o in new]).update(
@@ -276,55 +275,3 @@ def _messages_create(
     )
     for raw, _message, _outcome in new:
         raw.state = RawState.PARSED
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower()
-
-
-def _signature_logos_mark(agency: Agency, attachments: Sequence[Attachment]) -> None:
-    """`services._mark_signature_logos` for a batch of attachments not saved
-    yet, in two queries: an image repeated byte for byte in the mail of one
-    sender domain `SIGNATURE_LOGO_REPEATS` times is a signature logo."""
-    images = [
-        item
-        for item in attachments
-        if item.detected_type.startswith("image/")
-        and item.size <= SIGNATURE_LOGO_MAX_BYTES
-        and _domain(item.message.from_address)
-    ]
-    if not images:
-        return
-    digests = {item.sha256 for item in images}
-    saved = Attachment.objects.filter(sha256__in=digests, message__agency=agency)
-    logos = {
-        (sha256, _domain(address))
-        for sha256, address in saved.filter(is_signature_logo=True)
-        .values_list("sha256", "message__from_address")
-        .distinct()
-    }
-    # Copies not known as logos are few by construction: a third copy makes
-    # every copy a logo.
-    seen: dict[tuple[str, str], set[int | str]] = {}
-    for sha256, address, message_id in saved.filter(is_signature_logo=False).values_list(
-        "sha256", "message__from_address", "message_id"
-    ):
-        seen.setdefault((sha256, _domain(address)), set()).add(message_id)
-    pending: dict[tuple[str, str], list[Attachment]] = {}
-    for item in images:
-        key = (item.sha256, _domain(item.message.from_address))
-        if key in logos:
-            item.is_signature_logo = True
-            continue
-        seen.setdefault(key, set()).add(f"new-{id(item.message)}")
-        pending.setdefault(key, []).append(item)
-        if len(seen[key]) >= SIGNATURE_LOGO_REPEATS:
-            logos.add(key)
-            for copy in pending.pop(key):
-                copy.is_signature_logo = True
-            if any(isinstance(copy, int) for copy in seen[key]):
-                # Copies saved before this batch become logos too.
-                sha256, domain = key
-                saved.filter(sha256=sha256, message__from_address__iendswith=f"@{domain}").update(
-                    is_signature_logo=True
-                )

@@ -292,9 +292,9 @@ def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
         message, _created = Message.objects.update_or_create(raw=raw, defaults=fields)
         message.attachments.all().delete()
     attachments = attachment_rows(message, parsed)
+    signature_logos_mark(raw.agency, attachments)
     # One INSERT for all of them.
     Attachment.objects.bulk_create(attachments)
-    _mark_signature_logos(message, attachments)
     # The thread stage, in the same transaction: no extra commit per message.
     message_thread(message=message)
     RawMessage.objects.filter(pk=raw.pk).update(
@@ -308,35 +308,60 @@ def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
     return message
 
 
-def _mark_signature_logos(message: Message, attachments: Sequence[Attachment]) -> None:
-    """Images repeated byte for byte in the mail of one sender domain are
-    signature logos (a contractor's logo in every reply), not documents.
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
 
-    Only the message's own images are looked up (no query for a message
-    without one), and the cost per message does not grow with the number of
-    copies: once an image is known as a logo, only this message's copies are
-    marked."""
-    domain = message.from_address.rpartition("@")[2]
-    if not domain:
-        return
-    images = {
-        item.sha256
+
+def signature_logos_mark(agency: Agency, attachments: Sequence[Attachment]) -> None:
+    """Mark the signature logos among attachments about to be saved (of one
+    message, or of a batch): images repeated byte for byte in the mail of one
+    sender domain `SIGNATURE_LOGO_REPEATS` times are a contractor's logo in
+    every reply, not documents. Two queries, only when there are images; the
+    cost does not grow with the number of copies already saved (copies not
+    known as logos are fewer than `SIGNATURE_LOGO_REPEATS` by construction),
+    and earlier copies are updated once, when an image becomes a logo."""
+    images = [
+        item
         for item in attachments
-        if item.detected_type.startswith("image/") and item.size <= SIGNATURE_LOGO_MAX_BYTES
+        if item.detected_type.startswith("image/")
+        and item.size <= SIGNATURE_LOGO_MAX_BYTES
+        and _domain(item.message.from_address)
+    ]
+    if not images:
+        return
+    digests = {item.sha256 for item in images}
+    saved = Attachment.objects.filter(sha256__in=digests, message__agency=agency)
+    logos = {
+        (sha256, _domain(address))
+        for sha256, address in saved.filter(is_signature_logo=True)
+        .values_list("sha256", "message__from_address")
+        .distinct()
     }
-    for sha256 in images:
-        same = Attachment.objects.filter(
-            sha256=sha256,
-            message__agency_id=message.agency_id,
-            message__from_address__endswith=f"@{domain}",
-        )
-        if same.filter(is_signature_logo=True).exists():
-            Attachment.objects.filter(message=message, sha256=sha256).update(is_signature_logo=True)
-        elif (
-            same.values("message_id").distinct()[:SIGNATURE_LOGO_REPEATS].count()
-            >= SIGNATURE_LOGO_REPEATS
-        ):
-            same.update(is_signature_logo=True)
+    # Copies not known as logos are few by construction: a third copy makes
+    # every copy a logo.
+    seen: dict[tuple[str, str], set[int | str]] = {}
+    for sha256, address, message_id in saved.filter(is_signature_logo=False).values_list(
+        "sha256", "message__from_address", "message_id"
+    ):
+        seen.setdefault((sha256, _domain(address)), set()).add(message_id)
+    pending: dict[tuple[str, str], list[Attachment]] = {}
+    for item in images:
+        key = (item.sha256, _domain(item.message.from_address))
+        if key in logos:
+            item.is_signature_logo = True
+            continue
+        seen.setdefault(key, set()).add(f"new-{id(item.message)}")
+        pending.setdefault(key, []).append(item)
+        if len(seen[key]) >= SIGNATURE_LOGO_REPEATS:
+            logos.add(key)
+            for copy in pending.pop(key):
+                copy.is_signature_logo = True
+            if any(isinstance(copy, int) for copy in seen[key]):
+                # Copies saved before this batch become logos too.
+                sha256, domain = key
+                saved.filter(sha256=sha256, message__from_address__iendswith=f"@{domain}").update(
+                    is_signature_logo=True
+                )
 
 
 def raw_message_ingest(
