@@ -22,6 +22,10 @@ class AuditAction(models.TextChoices):
     # in the entry's `changes`.
     FILED = "filed", _("classement")
     REFILED = "refiled", _("reclassement")
+    # A mail published to an audience after review (or kept internal), and
+    # its personal data shown unmasked with a reason.
+    PUBLISHED = "published", _("publication")
+    UNMASKED = "unmasked", _("démasquage")
 
 
 class AuditLog(models.Model):

@@ -49,6 +49,17 @@ class Dossier(models.Model):
         default=False,
         help_text=_("Si la visibilité est « Personnes concernées », le conseil la partage."),
     )
+    # Mail filed into the dossier waits for staff review before it reaches
+    # the council or co-owners, unless an audience is set here: then it is
+    # published to that audience as it is filed (personal data masked).
+    auto_publish_audience = models.CharField(
+        _("publication automatique des courriels"),
+        max_length=20,
+        choices=Audience.choices,
+        blank=True,
+        default="",
+        help_text=_("Vide : chaque courriel reçu attend votre relecture avant publication."),
+    )
     manager = models.ForeignKey(
         Person,
         on_delete=models.SET_NULL,

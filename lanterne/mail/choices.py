@@ -29,3 +29,17 @@ class RawFormat(models.TextChoices):
 class Direction(models.TextChoices):
     INBOUND = "inbound", _("Reçu")
     OUTBOUND = "outbound", _("Envoyé")
+
+
+class Review(models.TextChoices):
+    """Where an inbound filed mail stands in its staff review before publication."""
+
+    PENDING = "pending", _("À relire")
+    PUBLISHED = "published", _("Publié")
+    KEPT_INTERNAL = "internal", _("Gardé interne")
+
+
+class SendStatus(models.TextChoices):
+    QUEUED = "queued", _("En cours d'envoi")
+    SENT = "sent", _("Envoyé")
+    FAILED = "failed", _("Échec de l'envoi")

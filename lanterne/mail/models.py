@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from lanterne.condominiums.models import Agency, Condominium
 from lanterne.dossiers.choices import Audience
 
-from .choices import Direction, RawFormat, RawState, SourceKind
+from .choices import Direction, RawFormat, RawState, Review, SendStatus, SourceKind
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -272,6 +272,31 @@ class Message(models.Model):
     audience = models.CharField(
         _("visibilité"), max_length=20, choices=Audience.choices, blank=True
     )
+    # Publication (`lanterne.mail.publication`): an inbound mail filed into a
+    # dossier stays internal until staff review it (`review` "pending", with
+    # the audience the rules propose), unless its dossier or a rule publishes
+    # automatically. Publishing sets `audience` and records `redactions`: the
+    # spans of personal data found in the texts at that moment (computed once,
+    # applied per viewer so that a person's own data stays readable to them).
+    # Staff may lift the masking of one mail (`unmasked`, reason in the log).
+    review = models.CharField(
+        _("relecture"), max_length=10, choices=Review.choices, blank=True, default=""
+    )
+    proposed_audience = models.CharField(
+        _("visibilité proposée"), max_length=20, choices=Audience.choices, blank=True
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    redactions = models.JSONField(default=dict, blank=True)
+    unmasked = models.BooleanField(_("données personnelles visibles"), default=False)
+    # Outbound mail written in Lanterne (`lanterne.mail.outbound`): whether it
+    # left through the mail backend. Empty for mail Lanterne only received.
+    send_status = models.CharField(
+        _("envoi"), max_length=10, choices=SendStatus.choices, blank=True, default=""
+    )
+    send_error = models.TextField(blank=True)
     filing_method = models.CharField(
         _("mode de classement"),
         max_length=20,
@@ -323,6 +348,12 @@ class Message(models.Model):
             models.Index(fields=["agency", "date", "id"], name="message_agency_date"),
             # Bounces waiting for the message that bounced (read out of
             # order): found when it arrives. Only bounces are in it.
+            # The mail waiting for staff review before publication.
+            models.Index(
+                fields=["dossier", "date"],
+                condition=Q(review="pending"),
+                name="message_review_pending",
+            ),
             models.Index(
                 fields=["agency", "bounced_message_id"],
                 condition=~Q(bounced_message_id=""),
