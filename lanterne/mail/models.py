@@ -273,17 +273,14 @@ class Message(models.Model):
         _("visibilité"), max_length=20, choices=Audience.choices, blank=True
     )
     # Publication (`lanterne.mail.publication`): an inbound mail filed into a
-    # dossier stays internal until staff review it (`review` "pending", with
-    # the audience the rules propose), unless its dossier or a rule publishes
+    # dossier stays internal until staff review it (`review` "pending"; the
+    # audience to propose is worked out when shown), unless its dossier or a rule publishes
     # automatically. Publishing sets `audience` and records `redactions`: the
     # spans of personal data found in the texts at that moment (computed once,
     # applied per viewer so that a person's own data stays readable to them).
     # Staff may lift the masking of one mail (`unmasked`, reason in the log).
     review = models.CharField(
         _("relecture"), max_length=10, choices=Review.choices, blank=True, default=""
-    )
-    proposed_audience = models.CharField(
-        _("visibilité proposée"), max_length=20, choices=Audience.choices, blank=True
     )
     published_at = models.DateTimeField(null=True, blank=True)
     published_by = models.ForeignKey(

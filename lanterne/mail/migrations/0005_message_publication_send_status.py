@@ -17,11 +17,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='message',
-            name='proposed_audience',
-            field=models.CharField(blank=True, choices=[('internal', 'Interne au cabinet'), ('council', 'Conseil syndical'), ('owners', 'Tous les copropriétaires'), ('parties', 'Personnes concernées')], max_length=20, verbose_name='visibilité proposée'),
-        ),
-        migrations.AddField(
-            model_name='message',
             name='published_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
