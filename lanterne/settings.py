@@ -81,10 +81,13 @@ INSTALLED_APPS = [
     "lanterne.audit",
     "lanterne.core",
     "lanterne.mail",
+    "lanterne.notifications",
+    "lanterne.reminders",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "lanterne.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -169,6 +172,15 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sent with every response (lanterne.core.middleware) unless it has its own
+# (a mail's HTML version, files: stricter, sandboxing). No inline script, no
+# eval, nothing from another origin: even markup that slipped into a page runs
+# nothing. Lanterne's pages keep to it (no inline script, handler or style).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "frame-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'"
+)
 if HTTPS:
     SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -223,7 +235,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # the data folder (demo) or kept in memory (tests).
 DEFAULT_FROM_EMAIL = env_str("LANTERNE_FROM_EMAIL", "Lanterne <no-reply@lanterne.localhost>")
 SMTP_HOST = env_str("LANTERNE_SMTP_HOST")
-if SMTP_HOST:
+# Sending through a provider's API instead of SMTP (django-anymail, Mailgun):
+# LANTERNE_MAILGUN_API_KEY and the sending domain LANTERNE_MAILGUN_SENDER_DOMAIN.
+# The mail keeps the headers Lanterne writes (Message-ID, Reply-To with the
+# dossier's token, the tagged subject), so replies are filed as with SMTP.
+MAILGUN_API_KEY = env_str("LANTERNE_MAILGUN_API_KEY")
+if MAILGUN_API_KEY:
+    EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
+elif SMTP_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = SMTP_HOST
     EMAIL_PORT = int(env_str("LANTERNE_SMTP_PORT", "25"))
@@ -257,6 +276,9 @@ ANYMAIL = (
     if MAIL_WEBHOOKS_ENABLED
     else {}
 )
+if MAILGUN_API_KEY:
+    ANYMAIL["MAILGUN_API_KEY"] = MAILGUN_API_KEY
+    ANYMAIL["MAILGUN_SENDER_DOMAIN"] = env_str("LANTERNE_MAILGUN_SENDER_DOMAIN")
 
 # --- Logging ----------------------------------------------------------------------
 LOGGING = {

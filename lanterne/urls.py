@@ -15,6 +15,8 @@ urlpatterns = [
     path("documents/", include("lanterne.documents.urls")),
     path("cabinet/", include("lanterne.condominiums.urls")),
     path("courriels/", include("lanterne.mail.urls")),
+    path("notifications/", include("lanterne.notifications.urls")),
+    path("relances/", include("lanterne.reminders.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -104,10 +104,22 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
         "    if False:",
     ),
     (
-        "the HTML version of a mail skips the policy",
+        "the HTML version of a mail is served to every reader of the mail",
         "lanterne/mail/display.py",
-        "    if not policy.may_read_message(policy.viewer_of(request), message):",
-        "    if False:",
+        "    if not message.html.strip() or not policy.may_read_message_original(",
+        "    if not message.html.strip() or not policy.may_read_message(",
+    ),
+    (
+        "a mail's original (unmasked) is read by its audience without unmasking",
+        POLICY,
+        "    return message.unmasked and may_read_message(viewer, message)",
+        "    return may_read_message(viewer, message)",
+    ),
+    (
+        "an unmasked mail is read as received by anyone",
+        POLICY,
+        "    return message.unmasked and may_read_message(viewer, message)",
+        "    return message.unmasked",
     ),
     (
         "any logged-in person reads contact details",
@@ -120,6 +132,59 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
         POLICY,
         "    return viewer.is_manager_of(agency_id)",
         "    return viewer.is_staff_of(agency_id) or bool(viewer.council_condominium_ids)",
+    ),
+    (
+        "a lot's documents are seen by every co-owner of the condominium",
+        POLICY,
+        "        return document.lot_id in viewer.owned_lot_ids",
+        "        return document.condominium_id in viewer.owner_condominium_ids",
+    ),
+    (
+        "the council sees the lots' documents",
+        POLICY,
+        "        return document.lot_id in viewer.owned_lot_ids",
+        "        return document.lot_id in viewer.owned_lot_ids or (\n"
+        "            document.condominium_id in viewer.council_condominium_ids\n"
+        "        )",
+    ),
+    (
+        "staff of any agency see the lots' documents",
+        POLICY,
+        "        if viewer.is_staff_of(document.agency_id):\n            return True",
+        "        if viewer.is_staff_anywhere:\n            return True",
+    ),
+    (
+        "the space query lists every lot's documents",
+        POLICY,
+        "        | Q(lot__in=viewer.owned_lot_ids)",
+        "        | Q(lot__isnull=False)",
+    ),
+    (
+        "the space query ignores the audience of the condominium's documents",
+        POLICY,
+        "        Q(lot__isnull=True, audience__in=condominium_audiences_for(viewer, condominium))",
+        "        Q(lot__isnull=True)",
+    ),
+    (
+        "staff of any agency list every condominium's space",
+        POLICY,
+        "    if viewer.is_staff_of(condominium.agency_id):\n        return documents",
+        "    if viewer.is_staff_anywhere:\n        return documents",
+    ),
+    (
+        "the space page skips the policy",
+        "lanterne/documents/selectors.py",
+        "        policy.condominium_documents_visible_to(viewer, condominium)"
+        '.select_related("lot")',
+        '        Document.objects.filter(condominium=condominium).select_related("lot")',
+    ),
+    (
+        "the council reads the checklist of required documents",
+        POLICY,
+        "    return viewer.is_staff_of(condominium.agency_id)",
+        "    return viewer.is_staff_of(condominium.agency_id) or bool(\n"
+        "        viewer.council_condominium_ids\n"
+        "    )",
     ),
     (
         "any council member records the council's opinion",

@@ -45,9 +45,9 @@ from lanterne.condominiums.models import (
     Person,
 )
 from lanterne.condominiums.services import agency_create, person_add_email
-from lanterne.documents.choices import DocumentKind
+from lanterne.documents.choices import DocumentKind, DocumentSpace
 from lanterne.documents.models import Document
-from lanterne.documents.services import document_upload
+from lanterne.documents.services import condominium_document_upload, document_upload
 from lanterne.dossiers.choices import Audience, DecisionBody, DossierStatus, DossierType
 from lanterne.dossiers.models import Dossier, Task, TimelineEntry
 from lanterne.dossiers.policy import Viewer
@@ -1203,6 +1203,140 @@ class _DemoBuilder:
                 ],
             ),
             audience=Audience.OWNERS,
+        )
+
+    def space_document(
+        self,
+        condominium: str,
+        space: str,
+        kind: str,
+        filename: str,
+        title: str,
+        lines: list[str],
+        *,
+        dated: int,
+        valid_for: int | None = None,
+        lot: str | None = None,
+    ) -> Document:
+        """A document of a condominium's space (décret n° 2019-502), dated `dated`
+        days ago and valid `valid_for` days from today (negative: expired)."""
+        viewer, user = self._actor("fontaine")
+        return condominium_document_upload(
+            viewer=viewer,
+            actor=user,
+            condominium=self.condominiums[condominium],
+            space=space,
+            lot=self.lots[(condominium, lot)] if lot is not None else None,
+            file=ContentFile(make_pdf(title, lines), name=filename),
+            filename=filename,
+            kind=kind,
+            title=title,
+            document_date=self.day(dated),
+            valid_until=self.due(valid_for) if valid_for is not None else None,
+            occurred_at=self.at(min(dated, 3), "11:00"),
+        )
+
+    def tilleuls_space(self) -> None:
+        """The online space of Les Tilleuls, for the checklist to have something to
+        say: most required documents are there, the insurance contract has expired,
+        the collective energy diagnostic, the bank statements and the list of
+        co-owners are missing, and two co-owners have their lot statements."""
+        owners, lot, council = DocumentSpace.OWNERS, DocumentSpace.LOT, DocumentSpace.COUNCIL
+        header = self.agency_letterhead()
+        for dated, label in ((85, "extraordinaire"), (380, "ordinaire"), (745, "ordinaire")):
+            self.space_document(
+                "tilleuls",
+                owners,
+                DocumentKind.MINUTES,
+                f"pv-ag-tilleuls-{dated}.pdf",
+                f"Procès-verbal de l'assemblée générale {label} du {french_date(self.day(dated))}",
+                [*header, "Résidence Les Tilleuls, 42 cours Gambetta, 69007 Lyon."],
+                dated=dated,
+            )
+        self.space_document(
+            "tilleuls",
+            owners,
+            DocumentKind.INSURANCE_CONTRACT,
+            "assurance-multirisque-tilleuls.pdf",
+            "Contrat multirisque immeuble — conditions particulières",
+            [
+                *self.letterhead("insurer"),
+                "Souscripteur : Syndicat des copropriétaires « Résidence Les Tilleuls ».",
+                f"Échéance du contrat : {french_date(self.due(-35))}.",
+            ],
+            dated=400,
+            valid_for=-35,
+        )
+        self.space_document(
+            "tilleuls",
+            owners,
+            DocumentKind.SYNDIC_CONTRACT,
+            "contrat-syndic-tilleuls.pdf",
+            "Contrat de syndic — Cabinet Lumière Gestion",
+            [*header, "Mandat de trois ans voté par l'assemblée générale ordinaire."],
+            dated=380,
+            valid_for=3 * 365 - 380,
+        )
+        self.space_document(
+            "tilleuls",
+            owners,
+            DocumentKind.MAINTENANCE_CONTRACT,
+            "contrat-entretien-ascenseur-tilleuls.pdf",
+            "Contrat d'entretien de l'ascenseur de l'escalier A",
+            [*self.letterhead("lift"), "Visites mensuelles, dépannage sous 4 heures."],
+            dated=700,
+            valid_for=60,
+        )
+        self.space_document(
+            "tilleuls",
+            owners,
+            DocumentKind.DIAGNOSTIC_ASBESTOS,
+            "dta-tilleuls.pdf",
+            "Dossier technique amiante des parties communes",
+            ["Repérage des matériaux et produits contenant de l'amiante : aucun détecté."],
+            dated=19 * 365,
+        )
+        statements = [
+            (DocumentKind.OWNER_ACCOUNT, "compte", "Compte du copropriétaire", 375),
+            (DocumentKind.CHARGES_STATEMENT, "charges", "Relevé des charges", 375),
+            (DocumentKind.WORKS_FUND_SHARE, "fonds-travaux", "Part du fonds de travaux", 375),
+            (DocumentKind.CALL_FOR_FUNDS, "appel", "Appel de fonds du trimestre", 20),
+        ]
+        # Lefèvre has every statement of lot 8; Mercier the account and the call of lot 5.
+        for owner, number, kinds in (
+            ("lefevre", "8", statements),
+            ("mercier", "5", statements[::3]),
+        ):
+            name = self.persons[owner].full_name
+            for kind, slug, title, dated in kinds:
+                self.space_document(
+                    "tilleuls",
+                    lot,
+                    kind,
+                    f"{slug}-lot-{number}-tilleuls.pdf",
+                    f"{title} — lot {number}",
+                    [*header, f"Copropriétaire : {name}, lot {number}."],
+                    dated=dated,
+                    lot=number,
+                )
+        self.space_document(
+            "tilleuls",
+            council,
+            DocumentKind.ACCOUNTS,
+            "balance-generale-tilleuls.pdf",
+            "Balance générale et relevé général des charges et produits",
+            [*header, "Exercice clos, comptes soumis à l'assemblée générale."],
+            dated=40,
+        )
+        self.space_document(
+            "tilleuls",
+            council,
+            DocumentKind.SYNDIC_CREDENTIALS,
+            "attestations-syndic.pdf",
+            "Carte professionnelle, assurance RCP et garantie financière du syndic",
+            [*header, "Carte professionnelle « Gestion immobilière » délivrée par la CCI de Lyon."],
+            dated=60,
+            valid_for=300,
         )
 
     # Résidence Les Tilleuls ---------------------------------------------------------------
@@ -2675,6 +2809,7 @@ def demo_load(*, today: dt.date | None = None) -> DemoSummary:
     builder = _DemoBuilder(today or timezone.localdate())
     agency = builder.build_directory()
     builder.condominium_documents()
+    builder.tilleuls_space()
     builder.build_dossiers()
     audit_record(
         actor=builder.users["fontaine"],

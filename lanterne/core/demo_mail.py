@@ -58,9 +58,11 @@ from lanterne.core.demo import (
 )
 from lanterne.documents.models import Document
 from lanterne.dossiers.models import Dossier
-from lanterne.mail.choices import RawState, SourceKind
+from lanterne.dossiers.policy import Viewer
+from lanterne.mail.choices import RawState, Review, SourceKind
 from lanterne.mail.importing import mail_import
 from lanterne.mail.models import Delivery, Message, RawMessage
+from lanterne.mail.publication import message_publish, proposed_audiences
 from lanterne.mail.references import (
     ReplyAddressError,
     dossier_message_id,
@@ -2458,4 +2460,26 @@ def demo_mail_load(
     with tempfile.TemporaryDirectory(prefix="lanterne-demo-mail-") as directory:
         folder = demo_mail_write(mails, Path(directory))
         result = mail_import(agency=agency, paths=[folder])
+    demo_mail_review(agency)
     return demo_mail_summary(agency, loaded=True, imported=result.imported)
+
+
+# The most recent filed mails the demo leaves waiting for review (the
+# « À publier » page); the managers reviewed the older ones.
+DEMO_MAIL_LEFT_TO_REVIEW = 6
+
+
+def demo_mail_review(agency: Agency) -> None:
+    """Review the demo's filed mail as its managers would have: each mail
+    published to the audience Lanterne proposes (or kept internal), all but
+    the `DEMO_MAIL_LEFT_TO_REVIEW` most recent."""
+    viewer = Viewer.system(agency.pk)
+    pending = list(
+        Message.objects.filter(agency=agency, review=Review.PENDING, dossier__isnull=False)
+        .select_related("dossier")
+        .order_by("date", "pk")
+    )
+    reviewed = pending[: max(len(pending) - DEMO_MAIL_LEFT_TO_REVIEW, 0)]
+    proposals = proposed_audiences(reviewed)
+    for message in reviewed:
+        message_publish(viewer=viewer, actor=None, message=message, audience=proposals[message.pk])

@@ -17,13 +17,21 @@ from django.utils.translation import gettext as _
 
 from lanterne.audit.models import AuditAction
 from lanterne.audit.services import audit_record
-from lanterne.condominiums.models import Condominium
-from lanterne.dossiers.choices import EntryKind
+from lanterne.condominiums.models import Condominium, Lot
+from lanterne.dossiers.choices import Audience, EntryKind
 from lanterne.dossiers.models import Dossier
 from lanterne.dossiers.policy import Viewer, may_manage_dossiers
 from lanterne.dossiers.services import timeline_entry_record
 
+from .checklist import space_refusal
+from .choices import DocumentKind, DocumentSpace
 from .models import Document
+
+SPACE_AUDIENCES = {
+    DocumentSpace.OWNERS: Audience.OWNERS,
+    DocumentSpace.COUNCIL: Audience.COUNCIL,
+    DocumentSpace.LOT: Audience.PARTIES,
+}
 
 
 def _digest(file: File) -> tuple[str, int]:  # type: ignore[type-arg]
@@ -49,13 +57,26 @@ def document_upload(
     title: str = "",
     audience: str,
     dossier: Dossier | None = None,
+    lot: Lot | None = None,
+    document_date: dt.date | None = None,
+    valid_until: dt.date | None = None,
     occurred_at: dt.datetime | None = None,
 ) -> Document:
-    """Store a file for a condominium (and a dossier, which gets a timeline entry)."""
+    """Store a file for a condominium (and a dossier, which gets a timeline entry,
+    or a lot, whose owners alone see it)."""
     if not may_manage_dossiers(viewer, condominium.agency_id):
         raise PermissionDenied(_("Vous n'avez pas le droit de faire cela."))
     if dossier is not None and dossier.condominium_id != condominium.pk:
         raise ValidationError(_("Le dossier n'appartient pas à cette copropriété."))
+    if lot is not None:
+        if lot.condominium_id != condominium.pk:
+            raise ValidationError(_("Le lot n'appartient pas à cette copropriété."))
+        if dossier is not None or audience != Audience.PARTIES:
+            raise ValidationError(
+                _("Un document de lot est réservé aux copropriétaires du lot, hors dossier.")
+            )
+    if document_date and valid_until and valid_until < document_date:
+        raise ValidationError(_("La fin de validité ne peut pas précéder la date du document."))
     sha256, size = _digest(file)
     if size == 0:
         raise ValidationError(_("Le fichier est vide."))
@@ -70,6 +91,7 @@ def document_upload(
         agency_id=condominium.agency_id,
         condominium=condominium,
         dossier=dossier,
+        lot=lot,
         kind=kind,
         title=title or filename,
         filename=filename,
@@ -77,6 +99,8 @@ def document_upload(
         size=size,
         sha256=sha256,
         audience=audience,
+        document_date=document_date,
+        valid_until=valid_until,
         uploaded_by=actor if getattr(actor, "is_authenticated", False) else None,
         uploaded_at=occurred_at or timezone.now(),
     )
@@ -109,3 +133,52 @@ def document_upload(
         _remove_orphan()
         raise
     return document
+
+
+def condominium_document_upload(
+    *,
+    viewer: Viewer,
+    actor: Any,
+    condominium: Condominium,
+    space: str,
+    file: File,  # type: ignore[type-arg]
+    filename: str,
+    kind: str,
+    title: str = "",
+    lot: Lot | None = None,
+    document_date: dt.date | None = None,
+    valid_until: dt.date | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> Document:
+    """File a document in one space of the condominium (décret n° 2019-502):
+    for all co-owners, for the council, or for the owners of one lot.
+
+    The space decides who sees it; a kind that names one person's accounts or
+    personal data is refused in a wider space (`checklist.spaces_for_kind`)."""
+    if not may_manage_dossiers(viewer, condominium.agency_id):
+        raise PermissionDenied(_("Vous n'avez pas le droit de faire cela."))
+    if space not in DocumentSpace.values:
+        raise ValidationError(_("Choisissez un espace."))
+    if kind not in DocumentKind.values:
+        raise ValidationError(_("Choisissez un type de document."))
+    refusal = space_refusal(kind, space)
+    if refusal is not None:
+        raise ValidationError(refusal)
+    if space == DocumentSpace.LOT and lot is None:
+        raise ValidationError(_("Choisissez le lot auquel ce document se rapporte."))
+    if space != DocumentSpace.LOT and lot is not None:
+        raise ValidationError(_("Seul un document de l'espace d'un lot se rapporte à un lot."))
+    return document_upload(
+        viewer=viewer,
+        actor=actor,
+        condominium=condominium,
+        file=file,
+        filename=filename,
+        kind=kind,
+        title=title,
+        audience=SPACE_AUDIENCES[DocumentSpace(space)],
+        lot=lot,
+        document_date=document_date,
+        valid_until=valid_until,
+        occurred_at=occurred_at,
+    )

@@ -172,3 +172,32 @@ class DecisionBody(models.TextChoices):
 class TaskStatus(models.TextChoices):
     OPEN = "open", _("À faire")
     DONE = "done", _("Terminée")
+
+
+# Where a dossier stands, in a sentence a co-owner understands, by status;
+# `%(date)s` is the day the dossier entered that status (`dossier_status_line`).
+STATUS_LINES: dict[str, str] = {
+    S.OPEN: _("Ouvert le %(date)s"),
+    S.DECLARED: _("Sinistre déclaré le %(date)s"),
+    S.LEAK_SEARCH: _("Recherche de fuite en cours depuis le %(date)s"),
+    S.ASSESSMENT: _("En attente de l'expertise depuis le %(date)s"),
+    S.REPAIRS: _("Réparations en cours depuis le %(date)s"),
+    S.COMPENSATION: _("En attente de l'indemnisation depuis le %(date)s"),
+    S.QUOTES: _("En attente des devis depuis le %(date)s"),
+    S.AWAITING_VOTE: _("En attente du vote de l'assemblée générale depuis le %(date)s"),
+    S.ORDERED: _("Travaux commandés le %(date)s, en attente de leur début"),
+    S.IN_PROGRESS: _("En cours depuis le %(date)s"),
+    S.ACCEPTANCE: _("Réception des travaux en cours depuis le %(date)s"),
+    S.CONTRACTOR_CALLED: _("Prestataire missionné le %(date)s, en attente de son intervention"),
+    S.RESOLVED: _("Résolu le %(date)s"),
+    S.REMINDER: _("Relance envoyée le %(date)s"),
+    S.FORMAL_NOTICE: _("Mise en demeure envoyée le %(date)s"),
+    S.PAYMENT_PLAN: _("Échéancier en cours depuis le %(date)s"),
+    S.LITIGATION: _("Procédure en cours depuis le %(date)s"),
+    S.PREPARATION: _("Assemblée générale en préparation depuis le %(date)s"),
+    S.CONVENED: _("Assemblée générale convoquée le %(date)s"),
+    S.HELD: _("Assemblée générale tenue le %(date)s"),
+    S.MINUTES_SENT: _("Procès-verbal envoyé le %(date)s"),
+    S.ANSWERED: _("Réponse apportée le %(date)s"),
+    S.CLOSED: _("Clos le %(date)s"),
+}

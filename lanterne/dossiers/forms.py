@@ -51,6 +51,20 @@ class DossierForm(forms.Form):
     council_sees_parties = forms.BooleanField(
         label=_("Le conseil syndical suit ce dossier"), required=False
     )
+    auto_publish_audience = forms.ChoiceField(
+        label=_("Courriels reçus"),
+        choices=[("", _("Relus par le cabinet avant publication"))]
+        + [
+            (value, _("Publiés automatiquement : %(audience)s") % {"audience": label})
+            for value, label in Audience.choices
+            if value != Audience.INTERNAL
+        ],
+        required=False,
+        help_text=_(
+            "Par défaut, un courriel classé dans ce dossier reste interne jusqu'à votre relecture. "
+            "Les coordonnées personnelles de tiers sont toujours masquées."
+        ),
+    )
     description = forms.CharField(
         label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
@@ -74,7 +88,10 @@ class DossierForm(forms.Form):
             staff_role=""
         )
         lots = Lot.objects.filter(condominium__agency_id=agency_id).select_related("condominium")
-        if dossier is not None:
+        if dossier is None:
+            # Publication is chosen once the dossier exists (its edit page).
+            del self.fields["auto_publish_audience"]
+        else:
             lots = lots.filter(condominium=dossier.condominium)
             del self.fields["condominium"]
             del self.fields["type"]

@@ -10,8 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from lanterne.condominiums.models import Agency, Company, Condominium, Lot, Person
+from lanterne.core.dates import long_date
 
 from .choices import (
+    STATUS_LINES,
     Audience,
     DecisionBody,
     DossierStatus,
@@ -102,6 +104,18 @@ class Dossier(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.status == DossierStatus.CLOSED
+
+    @property
+    def status_line(self) -> str:
+        """Where the dossier stands, in words: « En attente des devis depuis
+        le 12 mars 2026 ». The day comes from `status_since` (annotated by
+        the selectors: the last status change), else the opening day."""
+        since = getattr(self, "status_since", None)
+        day = timezone.localdate(since) if since is not None else self.opened_on
+        template = STATUS_LINES.get(self.status)
+        if template is None:
+            return str(self.get_status_display())
+        return str(template) % {"date": long_date(day)}
 
 
 class DossierSequence(models.Model):

@@ -14,9 +14,17 @@ The rules (GLOSSARY.md, "Audiences"):
   `parties` — the persons named on the dossier and the owners of the lots named
   on it, and the council when the dossier says so (`council_sees_parties`).
 - An entry or a document of a dossier is visible only if the dossier itself is.
-- A filed mail — its text, HTML version, attachments and inline images — is
-  read by exactly those who see its timeline entry; mail in no dossier by the
-  staff of its agency only.
+- A document of the condominium outside any dossier sits in one space of the
+  décret n° 2019-502: « Tous les copropriétaires » (audience `owners`),
+  « Conseil syndical » (`council`), or « Mon lot » — a document of a `lot`,
+  seen by the owners of that lot and staff only: not by the council, not by
+  the other co-owners. Any other document outside a dossier is for staff.
+  The checklist of required documents is for the agency's staff.
+- A filed mail — its text, attachments and inline images — is read by
+  exactly those who see its timeline entry; mail in no dossier by the staff
+  of its agency only. Outside the staff, its texts are served with the
+  personal data of others masked, and its HTML version (which cannot be
+  masked) not at all, until staff unmask that mail.
 - A co-owner sees other persons' names on a dossier they may see, never their
   contact details; only staff read the contact book.
 - Recording the council's opinion as a decision is for the council's chair.
@@ -189,6 +197,12 @@ def may_see_condominium(viewer: Viewer, condominium: Condominium) -> bool:
     return bool(condominium_audiences_for(viewer, condominium))
 
 
+def may_see_document_checklist(viewer: Viewer, condominium: Condominium) -> bool:
+    """The checklist of the documents the law requires online (décret n° 2019-502),
+    and the space's upload form: the agency's staff."""
+    return viewer.is_staff_of(condominium.agency_id)
+
+
 def may_see_dossier(viewer: Viewer, dossier: Dossier) -> bool:
     return dossier.audience in audiences_for(viewer, dossier)
 
@@ -204,6 +218,13 @@ def may_see_document(viewer: Viewer, document: Document) -> bool:
         assert dossier is not None
         audiences = audiences_for(viewer, dossier)
         return dossier.audience in audiences and document.audience in audiences
+    if document.lot_id is not None:
+        # « Mon lot »: a co-owner's account, charges, calls for funds (the
+        # database keeps such a document out of dossiers, audience `parties`).
+        if viewer.is_staff_of(document.agency_id):
+            return True
+        return document.lot_id in viewer.owned_lot_ids
+    # Outside a dossier and a lot, `parties` names nobody: only staff have it.
     return document.audience in condominium_audiences_for(viewer, document.condominium)
 
 
@@ -224,6 +245,15 @@ def may_read_message(viewer: Viewer, message: Message) -> bool:
         return False
     audiences = audiences_for(viewer, dossier)
     return dossier.audience in audiences and message.audience in audiences
+
+
+def may_read_message_original(viewer: Viewer, message: Message) -> bool:
+    """Read a mail as received — personal data unmasked, its HTML version —
+    rather than the masked texts its audience is served: staff of its agency,
+    and its readers once staff unmasked it (a logged decision)."""
+    if viewer.is_staff_of(message.agency_id):
+        return True
+    return message.unmasked and may_read_message(viewer, message)
 
 
 def may_see_contact_details(viewer: Viewer, person: Person) -> bool:
@@ -325,6 +355,26 @@ def documents_visible_to(viewer: Viewer, dossier: Dossier) -> QuerySet[Document]
     if dossier.audience not in audiences:
         return Document.objects.none()
     return Document.objects.filter(dossier=dossier, audience__in=audiences)
+
+
+def condominium_documents_visible_to(
+    viewer: Viewer, condominium: Condominium
+) -> QuerySet[Document]:
+    """The documents of the condominium's space (outside any dossier) that `viewer`
+    may see: `may_see_document` in SQL. Staff of the agency see them all; a
+    co-owner those for all co-owners and those of their own lots; a council
+    member also the council's."""
+    from lanterne.documents.models import Document
+
+    if viewer.is_anonymous:
+        return Document.objects.none()
+    documents = Document.objects.filter(condominium=condominium, dossier__isnull=True)
+    if viewer.is_staff_of(condominium.agency_id):
+        return documents
+    return documents.filter(
+        Q(lot__isnull=True, audience__in=condominium_audiences_for(viewer, condominium))
+        | Q(lot__in=viewer.owned_lot_ids)
+    )
 
 
 def messages_visible_to(viewer: Viewer) -> QuerySet[Message]:

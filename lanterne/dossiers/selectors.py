@@ -7,7 +7,7 @@ import binascii
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Length
 from django.http import Http404
 
@@ -15,15 +15,27 @@ from lanterne.condominiums.models import Condominium, Lot, Person
 
 from . import policy
 from .choices import DossierStatus
-from .models import Dossier, TimelineEntry
+from .models import Dossier, StatusChange, TimelineEntry
 
 TIMELINE_PAGE_SIZE = 20
+
+
+def _with_status_since(dossiers: QuerySet[Dossier]) -> QuerySet[Dossier]:
+    """`status_since`: when each dossier entered its status (its last status
+    change), for `Dossier.status_line` — in the same query."""
+    last_change = (
+        StatusChange.objects.filter(dossier=OuterRef("pk"))
+        .order_by("-changed_at", "-id")
+        .values("changed_at")[:1]
+    )
+    return dossiers.annotate(status_since=Subquery(last_change))
 
 
 def dossier_for_viewer(viewer: policy.Viewer, dossier_id: int) -> Dossier:
     """The dossier if `viewer` may see it; 404 otherwise (its existence is not revealed)."""
     dossier = (
-        Dossier.objects.select_related("condominium", "manager", "agency")
+        _with_status_since(Dossier.objects.all())
+        .select_related("condominium", "manager", "agency")
         .prefetch_related(
             # Lot numbers are text: order "8" before "10".
             Prefetch("party_lots", queryset=Lot.objects.order_by(Length("number"), "number")),
@@ -47,7 +59,9 @@ def dossiers_for_viewer(
     type: str | None = None,
 ) -> QuerySet[Dossier]:
     """The dossiers `viewer` may see, newest first."""
-    dossiers = policy.dossiers_visible_to(viewer).select_related("condominium", "manager")
+    dossiers = _with_status_since(policy.dossiers_visible_to(viewer)).select_related(
+        "condominium", "manager"
+    )
     if condominium is not None:
         dossiers = dossiers.filter(condominium=condominium)
     if not include_closed:

@@ -68,7 +68,7 @@ def timeline_entry_record(
     **subject: Any,
 ) -> TimelineEntry:
     """Append one entry to the dossier's timeline."""
-    return TimelineEntry.objects.create(
+    entry = TimelineEntry.objects.create(
         dossier=dossier,
         kind=kind,
         event=event,
@@ -77,6 +77,11 @@ def timeline_entry_record(
         occurred_at=occurred_at or timezone.now(),
         **subject,
     )
+    if audience != Audience.INTERNAL:
+        from lanterne.notifications.services import entry_recorded
+
+        entry_recorded(entry)  # followers told, in this transaction
+    return entry
 
 
 def _check_parties(
@@ -178,8 +183,10 @@ def dossier_update(
     party_lots: Iterable[Lot],
     party_persons: Iterable[Person],
     party_companies: Iterable[Company],
+    auto_publish_audience: str = "",
 ) -> Dossier:
-    """Change the dossier's description, parties and audience (logged)."""
+    """Change the dossier's description, parties, audience and how its mail
+    is published (logged)."""
     _require(may_edit_dossier(viewer, dossier))
     party_lots, party_persons, party_companies = (
         list(party_lots),
@@ -189,9 +196,12 @@ def dossier_update(
     _check_parties(dossier.condominium, party_lots, party_persons, party_companies)
     if manager is not None and (manager.agency_id != dossier.agency_id or not manager.staff_role):
         raise ValidationError(_("Le gestionnaire doit être un membre du cabinet."))
+    if auto_publish_audience not in ("", Audience.COUNCIL, Audience.OWNERS, Audience.PARTIES):
+        raise ValidationError(_("Visibilité inconnue."))
     before = {
         "title": dossier.title,
         "audience": dossier.audience,
+        "auto_publish_audience": dossier.auto_publish_audience,
         "council_sees_parties": dossier.council_sees_parties,
         "manager": dossier.manager_id,
         "party_lots": sorted(dossier.party_lots.values_list("pk", flat=True)),
@@ -203,6 +213,7 @@ def dossier_update(
     dossier.audience = audience
     dossier.manager = manager
     dossier.council_sees_parties = council_sees_parties
+    dossier.auto_publish_audience = auto_publish_audience
     dossier.save()
     dossier.party_lots.set(party_lots)
     dossier.party_persons.set(party_persons)
@@ -210,6 +221,7 @@ def dossier_update(
     after = {
         "title": title,
         "audience": audience,
+        "auto_publish_audience": auto_publish_audience,
         "council_sees_parties": council_sees_parties,
         "manager": manager.pk if manager else None,
         "party_lots": sorted(lot.pk for lot in party_lots),
@@ -221,7 +233,11 @@ def dossier_update(
         audit_record(
             actor=actor,
             agency_id=dossier.agency_id,
-            action=(AuditAction.AUDIENCE_CHANGED if "audience" in changes else AuditAction.CHANGED),
+            action=(
+                AuditAction.AUDIENCE_CHANGED
+                if {"audience", "auto_publish_audience"} & changes.keys()
+                else AuditAction.CHANGED
+            ),
             target=dossier,
             summary=f"Dossier {dossier.reference} modifié",
             changes=changes,
@@ -467,6 +483,14 @@ def entry_set_audience(
     before = entry.audience
     if before == audience:
         return entry
+    if entry.kind == EntryKind.MESSAGE:
+        # A mail is published: its personal data masked, followers told.
+        from lanterne.mail.publication import message_publish
+
+        assert entry.message is not None
+        message_publish(viewer=viewer, actor=actor, message=entry.message, audience=audience)
+        entry.audience = audience
+        return entry
     subject = entry.subject
     assert subject is not None
     # Every entry about the same object shares its audience (a task and its
@@ -474,6 +498,11 @@ def entry_set_audience(
     TimelineEntry.objects.filter(**{entry.kind: subject}).update(audience=audience)
     type(subject)._default_manager.filter(pk=subject.pk).update(audience=audience)
     entry.audience = audience
+    if audience != Audience.INTERNAL:
+        # Those who may see it now are told (the notifications re-check who).
+        from lanterne.notifications.services import entries_published
+
+        entries_published(TimelineEntry.objects.filter(**{entry.kind: subject}), actor=actor)
     audit_record(
         actor=actor,
         agency_id=entry.dossier.agency_id,

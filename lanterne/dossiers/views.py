@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from lanterne.condominiums.models import Condominium
 from lanterne.core.htmx import render_page
 from lanterne.documents.services import document_upload
+from lanterne.mail.publication import timeline_prepare
 
 from . import policy, selectors, services
 from .choices import (
@@ -107,6 +108,7 @@ def dossier_detail(request: HttpRequest, dossier_id: int) -> HttpResponse:
     kinds = _kinds_filter(request)
     page = selectors.timeline_page(viewer, dossier, after=request.GET.get("apres"), kinds=kinds)
     is_staff = policy.may_edit_dossier(viewer, dossier)
+    timeline_prepare(viewer, dossier, page.entries, is_staff=is_staff)
     context: dict[str, Any] = {
         "dossier": dossier,
         "page": page,
@@ -332,6 +334,7 @@ def entry_audience(request: HttpRequest, entry_id: int) -> HttpResponse:
     else:
         message = _("Visibilité inconnue.")
     if getattr(request, "htmx", False):
+        timeline_prepare(viewer, dossier, [entry], is_staff=True)
         return render(
             request,
             "dossiers/partials/entry.html",
@@ -397,6 +400,7 @@ def dossier_edit(request: HttpRequest, dossier_id: int) -> HttpResponse:
         "audience": dossier.audience,
         "manager": dossier.manager,
         "council_sees_parties": dossier.council_sees_parties,
+        "auto_publish_audience": dossier.auto_publish_audience,
         "party_lots": list(dossier.party_lots.all()),
         "party_persons": list(dossier.party_persons.all()),
         "party_companies": list(dossier.party_companies.all()),

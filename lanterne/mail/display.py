@@ -65,12 +65,14 @@ INLINE_IMAGE_TYPES: frozenset[str] = frozenset(
 # refused by the policy check. Without scripts, the origin gives the mail
 # nothing to act with. `allow-popups` (and escaping the sandbox) because the
 # sanitiser opens every link in a new tab: without them a click on a link
-# does nothing. Images only from Lanterne (the inline parts it serves), so
-# remote images and tracking pixels never load; inline styles only, the way
-# mail clients write them.
+# does nothing. Images only from where Lanterne serves a mail's parts (a
+# path: `{images}` is its absolute URL), so remote images and tracking pixels
+# never load, and markup that slipped past the sanitiser cannot make the
+# reader's browser request any other page of Lanterne; inline styles only,
+# the way mail clients write them.
 MESSAGE_HTML_SANDBOX = "allow-same-origin allow-popups allow-popups-to-escape-sandbox"
 MESSAGE_HTML_CSP = (
-    f"sandbox {MESSAGE_HTML_SANDBOX}; default-src 'none'; img-src 'self'; "
+    f"sandbox {MESSAGE_HTML_SANDBOX}; default-src 'none'; img-src {{images}}; "
     "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
 # Files served from a mail (attachments, inline images): inert if opened.
@@ -195,7 +197,11 @@ def message_html(request: HttpRequest, message_id: int) -> HttpResponse:
     Framed by the dossier page only (`frame-ancestors 'self'`, X-Frame-Options
     SAMEORIGIN instead of the site's DENY)."""
     message = _readable_message(request, message_id)
-    if not message.html.strip():
+    # Non-staff readers are served the masked texts; the HTML version, which
+    # cannot be masked, only once staff unmasked the mail.
+    if not message.html.strip() or not policy.may_read_message_original(
+        policy.viewer_of(request), message
+    ):
         raise Http404
     urls = {
         content_id.casefold(): reverse("mail:attachment_inline", args=[pk])
@@ -207,7 +213,10 @@ def message_html(request: HttpRequest, message_id: int) -> HttpResponse:
     # The body is nh3's output with our own URLs put in: safe to insert as is.
     document = format_html(_HTML_DOCUMENT, message.subject, mark_safe(body))  # noqa: S308
     response = HttpResponse(document, content_type="text/html; charset=utf-8")
-    response["Content-Security-Policy"] = MESSAGE_HTML_CSP
+    images = request.build_absolute_uri(
+        reverse("mail:attachment_download", args=[0]).removesuffix("0/")
+    )
+    response["Content-Security-Policy"] = MESSAGE_HTML_CSP.format(images=images)
     response["X-Content-Type-Options"] = "nosniff"
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "private, no-store"

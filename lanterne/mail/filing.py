@@ -32,7 +32,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import Case, F, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,7 +44,10 @@ from lanterne.dossiers.models import Dossier, TimelineEntry
 from lanterne.dossiers.policy import Viewer
 from lanterne.dossiers.services import timeline_entry_record
 
+from . import publication
+from .choices import Review
 from .models import FilingMethod, MailRule, Message
+from .publication import is_machine_mail
 
 __all__ = [
     "PREVIEW_SCAN",
@@ -73,6 +76,9 @@ FILING_FIELDS = [
     "filed_by",
     "filed_at",
     "not_dossier_related",
+    "review",
+    "redactions",
+    "unmasked",
 ]
 # How many of the agency's most recent messages a rule preview reads: enough
 # to judge a rule, bounded whatever the size of the mailbox.
@@ -87,12 +93,6 @@ def _require(allowed: bool) -> None:
 def _user(actor: Any) -> Any:
     """The login behind `actor`, or None (the pipeline files with no login)."""
     return actor if getattr(actor, "is_authenticated", False) else None
-
-
-def is_machine_mail(message: Message) -> bool:
-    """Auto-replies, bounces and bulk mail: written by no person, never
-    published (their audience is always internal)."""
-    return message.is_auto_reply or message.is_bounce or message.is_bulk
 
 
 def _occurred_at(message: Message) -> Any:
@@ -173,11 +173,12 @@ def message_file(
       of that agency: a dossier of another agency is refused, whoever asks.
     - The message gets one timeline entry in `dossier`, dated by the message
       (its Date header, else when it was read).
-    - Audience: `audience` when given; otherwise *internal*, not the
-      dossier's audience. What co-owners read must be reviewed (and its third
-      parties' personal data masked) before it is published, which a later
-      issue brings; until then nothing is published without a person asking.
-      Machine mail (auto-reply, bounce, bulk) is internal whatever is given.
+    - Audience: `audience` when given — published to it at once, personal
+      data masked (`publication.filed_publish`); otherwise *internal*, not
+      the dossier's audience, and waiting for staff review
+      (`publication.filed_review_begin`: unless the dossier publishes
+      automatically). Machine mail (auto-reply, bounce, bulk) is internal
+      whatever is given, and needs no review.
     - The rest of its conversation (same `Thread`) that waits in triage is
       filed with it, method "thread", reason « Même conversation que … »,
       internal: the audience given was chosen for this message, and nobody
@@ -220,8 +221,7 @@ def message_file(
             changes: dict[str, Any] = {"filing_method": [previous_method, method.value]}
             if audience_changes:
                 changes["audience"] = [message.audience, str(entry_audience)]
-                message.audience = entry_audience
-                TimelineEntry.objects.filter(message=message).update(audience=entry_audience)
+                publication.filed_publish(message, dossier, entry_audience, actor=actor)
             message.filing_method = method
             message.filing_score = score
             message.filing_reason = reason
@@ -257,7 +257,11 @@ def message_file(
         TimelineEntry.objects.filter(message=message).delete()
     previous_audience = message.audience
     message.dossier = dossier
-    message.audience = entry_audience
+    # Internal until published below: what others read of it is decided there.
+    message.audience = Audience.INTERNAL
+    message.review = Review.PENDING if audience is None and not is_machine_mail(message) else ""
+    message.redactions = {}
+    message.unmasked = False
     message.filing_method = method
     message.filing_score = score
     message.filing_reason = reason
@@ -268,11 +272,15 @@ def message_file(
     timeline_entry_record(
         dossier=dossier,
         kind=EntryKind.MESSAGE,
-        audience=entry_audience,
+        audience=Audience.INTERNAL,
         actor=actor,
         occurred_at=_occurred_at(message),
         message=message,
     )
+    if audience is not None:
+        publication.filed_publish(message, dossier, entry_audience, actor=actor)
+    else:
+        publication.filed_review_begin([message], dossier, actor=actor)
     moved = previous_dossier_id is not None
     audit_record(
         actor=actor,
@@ -325,6 +333,13 @@ def _thread_mates(message: Message, *, left_dossier_id: int | None) -> list[Mess
             "parsed_at",
             "dossier_id",
             "filing_method",
+            # What `publication.filed_review_begin` reads.
+            "agency_id",
+            "direction",
+            "in_reply_to",
+            "is_auto_reply",
+            "is_bounce",
+            "is_bulk",
         )
     )
     return list(mates.order_by("pk"))
@@ -361,6 +376,13 @@ def _thread_follow(
         filed_by=user,
         filed_at=now,
         not_dossier_related=False,
+        # Waiting for review, as a message filed by hand without an audience.
+        review=Case(
+            When(is_auto_reply=False, is_bounce=False, is_bulk=False, then=Value(Review.PENDING)),
+            default=Value(""),
+        ),
+        redactions={},
+        unmasked=False,
     )
     TimelineEntry.objects.bulk_create(
         [
@@ -376,6 +398,11 @@ def _thread_follow(
             for mate in mates
         ]
     )
+    for mate in mates:
+        mate.dossier = dossier
+        mate.audience = Audience.INTERNAL
+        mate.review = "" if is_machine_mail(mate) else Review.PENDING
+    publication.filed_review_begin(mates, dossier, actor=actor)
     if waiting:
         _audit_rows(
             actor=actor,
@@ -451,6 +478,9 @@ def message_mark_not_dossier_related(
             Message.objects.filter(pk__in=[mate.pk for mate in followers]).update(
                 dossier=None,
                 audience="",
+                review="",
+                redactions={},
+                unmasked=False,
                 filing_method=FilingMethod.NONE,
                 filing_score=None,
                 filing_reason="",
@@ -470,6 +500,9 @@ def message_mark_not_dossier_related(
             )
     message.dossier = None
     message.audience = ""
+    message.review = ""
+    message.redactions = {}
+    message.unmasked = False
     message.filing_method = method
     message.filing_score = None
     message.filing_reason = reason or "Sans rapport avec un dossier."

@@ -13,16 +13,16 @@ from lanterne.condominiums.models import Company, Condominium, Person
 from lanterne.dossiers.choices import Audience, DossierType
 from lanterne.dossiers.forms import model_field
 
-# The audience of a message filed from triage, unless staff choose another:
-# what co-owners read is reviewed before it is published (see `message_file`).
+# The audience of a message filed from triage. By default none: it waits,
+# internal, for its review before publication (`lanterne.mail.publication`);
+# staff may publish it at once to an audience, or keep it internal for good.
 AUDIENCE_FIELD_LABEL = _("Visible par")
+TRIAGE_AUDIENCE_CHOICES = [("", _("Interne, à relire avant publication")), *Audience.choices]
 
 
 def audience_field(**kwargs: Any) -> forms.ChoiceField:
     kwargs.setdefault("label", AUDIENCE_FIELD_LABEL)
-    return forms.ChoiceField(
-        choices=Audience.choices, initial=Audience.INTERNAL, required=False, **kwargs
-    )
+    return forms.ChoiceField(choices=TRIAGE_AUDIENCE_CHOICES, initial="", required=False, **kwargs)
 
 
 class TriageFileForm(forms.Form):
@@ -36,8 +36,8 @@ class TriageFileForm(forms.Form):
     )
     audience = audience_field()
 
-    def clean_audience(self) -> str:
-        return self.cleaned_data.get("audience") or Audience.INTERNAL
+    def clean_audience(self) -> str | None:
+        return self.cleaned_data.get("audience") or None
 
 
 class MessageIdsField(forms.Field):
@@ -133,5 +133,5 @@ class TriageDossierForm(forms.Form):
                 "Ajouter l'entreprise %(name)s aux entreprises concernées"
             ) % {"name": company.name}
 
-    def clean_audience(self) -> str:
-        return self.cleaned_data.get("audience") or Audience.INTERNAL
+    def clean_audience(self) -> str | None:
+        return self.cleaned_data.get("audience") or None

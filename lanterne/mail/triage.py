@@ -53,13 +53,18 @@ from django.views.decorators.http import require_GET, require_POST
 from lanterne.condominiums.models import Company, Condominium, Person
 from lanterne.core.htmx import render_page
 from lanterne.dossiers import policy
-from lanterne.dossiers.choices import DEFAULT_AUDIENCE, Audience, DossierStatus, DossierType
+from lanterne.dossiers.choices import DEFAULT_AUDIENCE, DossierStatus, DossierType
 from lanterne.dossiers.models import Dossier
 from lanterne.dossiers.policy import Viewer
 from lanterne.dossiers.services import dossier_open
 
 from .filing import is_machine_mail, message_file, message_mark_not_dossier_related, text_fold
-from .forms_triage import TriageBulkForm, TriageDossierForm, TriageFileForm
+from .forms_triage import (
+    TRIAGE_AUDIENCE_CHOICES,
+    TriageBulkForm,
+    TriageDossierForm,
+    TriageFileForm,
+)
 from .models import Attachment, FilingMethod, Message
 from .suggest import suggester_invalidate
 
@@ -549,7 +554,13 @@ def _feed_suggester(agency_id: int) -> None:
 
 
 def _file_one(
-    *, viewer: Viewer, actor: Any, message: Message, dossier: Dossier, audience: str, reason: str
+    *,
+    viewer: Viewer,
+    actor: Any,
+    message: Message,
+    dossier: Dossier,
+    audience: str | None,
+    reason: str,
 ) -> None:
     """File a message that is still unfiled (locked by the caller), with the
     score of the suggestion that named this dossier, if one did."""
@@ -582,7 +593,7 @@ def triage_file(
     actor: Any,
     message: Message,
     dossier: Dossier,
-    audience: str = Audience.INTERNAL,
+    audience: str | None = None,
 ) -> TriageResult:
     """File `message`, which waits in triage (or was set aside as unrelated),
     into `dossier`, as a manual filing by `actor` — with the score of the
@@ -632,7 +643,7 @@ def triage_dossier_open(
     title: str,
     type: str,
     dossier_audience: str | None = None,
-    audience: str = Audience.INTERNAL,
+    audience: str | None = None,
     party_persons: Iterable[Person] = (),
     party_companies: Iterable[Company] = (),
 ) -> TriageResult:
@@ -676,7 +687,7 @@ def triage_bulk_file(
     actor: Any,
     messages: list[Message],
     dossier: Dossier,
-    audience: str = Audience.INTERNAL,
+    audience: str | None = None,
 ) -> TriageResult:
     """File every message of `messages` into `dossier`, all or none.
 
@@ -795,7 +806,7 @@ def _list_context(request: HttpRequest, viewer: Viewer, state: Mapping[str, str]
             (TriageView.MACHINE, _("Automatiques")),
             (TriageView.NOT_RELATED, _("Sans rapport avec un dossier")),
         ],
-        "audiences": Audience.choices,
+        "audiences": TRIAGE_AUDIENCE_CHOICES,
         "spans_agencies": len(viewer.staff_agency_ids) > 1,
         "is_htmx": bool(getattr(request, "htmx", False)),
     }
@@ -1099,7 +1110,7 @@ def triage_dossier_create_view(request: HttpRequest, message_id: int) -> HttpRes
     suggested = _suggestions_for(viewer, [message])[message.pk]
     initial: dict[str, Any] = {
         "title": title_from_subject(message.subject),
-        "audience": Audience.INTERNAL,
+        "audience": "",
     }
     if suggested:
         initial["condominium"] = suggested[0].dossier.condominium_id

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import display, triage, views
+from . import display, triage, views, views_outbound, views_publication
 
 app_name = "mail"
 
@@ -36,6 +36,11 @@ urlpatterns = [
         name="triage_dossier_create",
     ),
     path("<int:message_id>/html/", display.message_html, name="message_html"),
+    path("dossiers/<int:dossier_id>/ecrire/", views_outbound.compose, name="compose"),
+    path("<int:message_id>/renvoyer/", views_outbound.resend, name="resend"),
+    path("<int:message_id>/publier/", views_publication.message_publish, name="message_publish"),
+    path("<int:message_id>/demasquer/", views_publication.message_unmask, name="message_unmask"),
+    path("a-publier/", views_publication.review_list, name="review"),
     path(
         "pieces-jointes/<int:attachment_id>/",
         display.attachment_download,

@@ -9,6 +9,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import Page, expect
 
+from lanterne.dossiers import policy
+from lanterne.mail import publication
 from lanterne.mail.models import Message
 
 from ..mail.test_display import QUOTED, filed_reply
@@ -24,6 +26,14 @@ def test_a_co_owner_reads_a_mail_in_the_browser(world, page: Page) -> None:  # t
     through the policy-checked URL; and even HTML the sanitiser would have
     let through by mistake runs nothing in the sandboxed frame."""
     message = filed_reply(world)
+    # Outside the staff, the HTML version (which cannot be masked) is shown
+    # only once staff unmasked the mail.
+    publication.message_unmask(
+        viewer=policy.Viewer.for_user(world.users["staff"]),
+        actor=world.users["staff"],
+        message=message,
+        reason="Le plombier accepte que ses coordonnées soient montrées",
+    )
     # A sanitiser bug, simulated: a script and an event handler stored as if
     # they had survived. The frame's sandbox and CSP must still stop them.
     Message.objects.filter(pk=message.pk).update(

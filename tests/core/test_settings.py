@@ -58,6 +58,36 @@ def test_database_url_selects_postgresql(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1] == "django.db.backends.postgresql"
 
 
+@pytest.mark.parametrize(
+    ("env", "backend"),
+    [
+        ({}, "django.core.mail.backends.filebased.EmailBackend"),
+        ({"LANTERNE_SMTP_HOST": "smtp.example"}, "django.core.mail.backends.smtp.EmailBackend"),
+        (
+            {"LANTERNE_MAILGUN_API_KEY": "key-1", "LANTERNE_MAILGUN_SENDER_DOMAIN": "mg.example"},
+            "anymail.backends.mailgun.EmailBackend",
+        ),
+    ],
+)
+def test_outgoing_mail_goes_through_smtp_or_a_provider(
+    tmp_path: Path, env: dict[str, str], backend: str
+) -> None:
+    result = run_lanterne(
+        "shell",
+        "-c",
+        "from django.conf import settings; "
+        "print(settings.EMAIL_BACKEND, settings.ANYMAIL.get('MAILGUN_SENDER_DOMAIN', '-'))",
+        tmp_path=tmp_path,
+        LANTERNE_MODE="demo",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [
+        backend,
+        env.get("LANTERNE_MAILGUN_SENDER_DOMAIN", "-"),
+    ]
+
+
 def test_unknown_mode_is_refused(tmp_path: Path) -> None:
     result = run_lanterne("check", tmp_path=tmp_path, LANTERNE_MODE="prod")
     assert result.returncode != 0

@@ -16,8 +16,8 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from lanterne.condominiums.models import Person
-from lanterne.documents.choices import DocumentKind
-from lanterne.documents.services import document_upload
+from lanterne.documents.choices import DocumentKind, DocumentSpace
+from lanterne.documents.services import condominium_document_upload, document_upload
 from lanterne.dossiers import policy, services
 from lanterne.dossiers.choices import Audience, DecisionBody, DossierType, EntryKind
 from lanterne.dossiers.models import Dossier
@@ -54,6 +54,10 @@ MAY_RECORD_COUNCIL_OPINION = {"staff", "council_chair"}  # on a dossier they may
 MAY_IMPORT = {"staff"}  # the world's staff member is a manager
 MAY_SEE_CONDOMINIUM = {"staff", "council_member", "council_chair", "owner_not_party", "owner_party"}
 MAY_SEE_OTHER_CONDOMINIUM = {"staff", "owner_other_condominium"}
+MAY_SEE_DOCUMENT_CHECKLIST = {"staff"}
+# « Mon lot » (décret n° 2019-502): a document of a lot is its owners' and staff's,
+# not the council's, not the other co-owners'.
+LOT_MEMBERS = {"12": {"staff", "owner_party"}, "14": {"staff", "owner_not_party"}}
 
 
 def viewer(world: World, role: str) -> policy.Viewer:
@@ -244,12 +248,66 @@ def test_condominium_documents(world, client_for, audience):  # type: ignore[no-
     )
     for role in ROLES:
         expected = role in MEMBERS[audience]
-        assert policy.may_see_document(viewer(world, role), document) is expected, (role, audience)
+        v = viewer(world, role)
+        assert policy.may_see_document(v, document) is expected, (role, audience)
+        listed = policy.condominium_documents_visible_to(v, world.condominium)
+        assert listed.filter(pk=document.pk).exists() is expected, (role, audience, "queryset")
         if role != "anonymous":
             status = (
                 client_for(role).get(reverse("documents:download", args=[document.pk])).status_code
             )
             assert status == (200 if expected else 404), (role, audience)
+        # The space page lists the documents for all co-owners and the council's.
+        space = client_for(role).get(reverse("documents:space", args=[world.condominium.pk]))
+        body = space.content.decode() if space.status_code == 200 else ""
+        shown = expected and audience != "internal"
+        assert (document.title in body) is shown, (role, audience, "page")
+
+
+@pytest.mark.parametrize("lot_number", sorted(LOT_MEMBERS))
+def test_lot_documents(world, client_for, lot_number):  # type: ignore[no-untyped-def]
+    """A document of the « Mon lot » space: the owners of that lot and staff only,
+    by the predicate, the space's queryset, the space page and the download."""
+    document = condominium_document_upload(
+        viewer=viewer(world, "staff"),
+        actor=world.users["staff"],
+        condominium=world.condominium,
+        space=DocumentSpace.LOT,
+        lot=world.condominium.lots.get(number=lot_number),
+        file=ContentFile(f"compte {lot_number}".encode()),
+        filename="compte.pdf",
+        kind=DocumentKind.OWNER_ACCOUNT,
+        title=f"MARK-lot-{lot_number}",
+    )
+    for role in ROLES:
+        expected = role in LOT_MEMBERS[lot_number]
+        v = viewer(world, role)
+        assert policy.may_see_document(v, document) is expected, (role, lot_number)
+        listed = policy.condominium_documents_visible_to(v, world.condominium)
+        assert listed.filter(pk=document.pk).exists() is expected, (role, lot_number, "queryset")
+        client = client_for(role)
+        download = client.get(reverse("documents:download", args=[document.pk]))
+        space = client.get(reverse("documents:space", args=[world.condominium.pk]))
+        if role == "anonymous":
+            assert (download.status_code, space.status_code) == (302, 302)
+            continue
+        assert download.status_code == (200 if expected else 404), (role, lot_number)
+        if expected:
+            assert b"".join(download.streaming_content) == f"compte {lot_number}".encode()
+        body = space.content.decode() if space.status_code == 200 else ""
+        assert (f"MARK-lot-{lot_number}" in body) is expected, (role, lot_number, "page")
+
+
+def test_document_checklist(world, client_for):  # type: ignore[no-untyped-def]
+    for role in ROLES:
+        expected = role in MAY_SEE_DOCUMENT_CHECKLIST
+        for condominium in (world.condominium, world.other_condominium):
+            v = viewer(world, role)
+            assert policy.may_see_document_checklist(v, condominium) is expected, role
+        if role != "anonymous":
+            for name in ("documents:checklist", "documents:create"):
+                response = client_for(role).get(reverse(name, args=[world.condominium.pk]))
+                assert response.status_code == (200 if expected else 404), (role, name)
 
 
 def test_condominiums_and_contact_book(world):  # type: ignore[no-untyped-def]
@@ -311,10 +369,13 @@ def test_actions(world, dossier_audience):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("council_follows", [False, True])
 @pytest.mark.parametrize("dossier_audience", AUDIENCES)
-def test_mail_reads(world, client_for, dossier_audience, council_follows):  # type: ignore[no-untyped-def]
-    """A mail's HTML version, attachments and inline images are read by exactly
-    those who see its timeline entry (the dossier's and the mail's audiences
-    both admit them); a mail in no dossier by the agency's staff only."""
+@pytest.mark.parametrize("unmasked", [False, True])
+def test_mail_reads(world, client_for, dossier_audience, council_follows, unmasked):  # type: ignore[no-untyped-def]
+    """A mail's attachments and inline images are read by exactly those who
+    see its timeline entry (the dossier's and the mail's audiences both admit
+    them); a mail in no dossier by the agency's staff only. Its HTML version,
+    which cannot be masked, by the staff — and by the others who read the
+    mail once staff unmasked it."""
     dossier = make_dossier(world, dossier_audience, council_follows=council_follows)
     members = MEMBERS_COUNCIL_FOLLOWS if council_follows else MEMBERS
     # audience (None: in no dossier) → the marker its mail carries, and the mail.
@@ -334,6 +395,8 @@ def test_mail_reads(world, client_for, dossier_audience, council_follows):  # ty
             ),
         )
     mails[None] = "MARK-mail-unfiled", received_mail_with_files(world, "MARK-mail-unfiled")
+    if unmasked:
+        Message.objects.filter(dossier=dossier).update(unmasked=True)
     for role in ROLES:
         v = viewer(world, role)
         client = client_for(role)
@@ -351,18 +414,24 @@ def test_mail_reads(world, client_for, dossier_audience, council_follows):  # ty
             photo = message.attachments.get(filename="photo.png")
             for item in (quote, photo):
                 assert (item.pk in downloadable) is expected, (role, audience, item.filename)
+            original = expected and (role == "staff" or (unmasked and audience is not None))
+            assert policy.may_read_message_original(v, message) is original, (role, audience)
             reads = [
-                (reverse("mail:message_html", args=[message.pk]), f"<p>{marker}</p>"),
-                (reverse("mail:attachment_download", args=[quote.pk]), f"%PDF-1.4 {marker}"),
-                (reverse("mail:attachment_inline", args=[photo.pk]), marker),
+                (reverse("mail:message_html", args=[message.pk]), f"<p>{marker}</p>", original),
+                (
+                    reverse("mail:attachment_download", args=[quote.pk]),
+                    f"%PDF-1.4 {marker}",
+                    expected,
+                ),
+                (reverse("mail:attachment_inline", args=[photo.pk]), marker, expected),
             ]
-            for url, content in reads:
+            for url, content, served_to in reads:
                 response = client.get(url)
                 if role == "anonymous":
                     assert response.status_code == 302, url
                     continue
-                assert response.status_code == (200 if expected else 404), (role, audience, url)
-                if expected:
+                assert response.status_code == (200 if served_to else 404), (role, audience, url)
+                if served_to:
                     served = (
                         b"".join(response.streaming_content)
                         if response.streaming

@@ -25,6 +25,7 @@ from django.urls import reverse
 from lanterne.dossiers import policy
 from lanterne.dossiers.choices import Audience
 from lanterne.dossiers.models import Dossier, TimelineEntry
+from lanterne.mail import publication
 from lanterne.mail.display import MESSAGE_HTML_CSP, html_with_inline_images
 from lanterne.mail.filing import message_file
 from lanterne.mail.models import Attachment, FilingMethod, Message
@@ -194,11 +195,13 @@ def test_new_text_comes_first_with_signature_and_history_folded(world, client_fo
         shown = re.search(r'<div class="text mail-text">(.*?)</div>', block, re.S)
         assert shown and shown.group(1) == NEW_TEXT
         signature, history = folded(block, "signature"), folded(block, "quoted")
-        assert signature is not None and "Plomberie Martin, 01 23 45 67 89" in signature
+        # The contractor's phone: for staff as written, masked for co-owners.
+        phone = "01 23 45 67 89" if role == "staff" else "[téléphone masqué]"
+        assert signature is not None and f"Plomberie Martin, {phone}" in signature
         assert history is not None and QUOTED in history
         # Folded means inside a closed <details>, and nowhere else.
         assert "<details open" not in block
-        assert block.count(QUOTED) == 1 and block.count("Plomberie Martin, 01") == 1
+        assert block.count(QUOTED) == 1 and block.count("Plomberie Martin, ") == 1
         assert block.index(shown.group(0)) < block.index("<details")
         assert "Signature" in block and "Historique cité" in block
 
@@ -239,6 +242,16 @@ def test_attachments_are_listed_without_signature_logos(world, client_for):  # t
 
 def test_html_version_is_framed_sandboxed_and_loaded_only_when_opened(world, client_for):  # type: ignore[no-untyped-def]
     message = filed_reply(world)
+    # Outside the staff, the HTML version (which cannot be masked) is shown
+    # once staff unmasked the mail.
+    block = mail_block(dossier_page(client_for("owner_party"), world.dossier), message)
+    assert folded(block, "html") is None
+    publication.message_unmask(
+        viewer=policy.Viewer.for_user(world.users["staff"]),
+        actor=world.users["staff"],
+        message=message,
+        reason="Le plombier a accepté que ses coordonnées soient montrées",
+    )
     block = mail_block(dossier_page(client_for("owner_party"), world.dossier), message)
     html_version = folded(block, "html")
     assert html_version is not None
@@ -409,14 +422,18 @@ def test_mail_reads_are_not_found_for_who_may_not_read_them(world, client_for): 
 
 def test_html_version_is_a_sandboxed_document(world, client_for):  # type: ignore[no-untyped-def]
     message = filed_reply(world)
-    response = client_for("owner_party").get(reverse("mail:message_html", args=[message.pk]))
+    response = client_for("staff").get(reverse("mail:message_html", args=[message.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/html; charset=utf-8"
-    assert response["Content-Security-Policy"] == MESSAGE_HTML_CSP
-    directives = {part.split()[0]: part.split()[1:] for part in MESSAGE_HTML_CSP.split("; ")}
+    policy_header = response["Content-Security-Policy"]
+    assert policy_header == MESSAGE_HTML_CSP.format(
+        images="http://testserver/courriels/pieces-jointes/"
+    )
+    directives = {part.split()[0]: part.split()[1:] for part in policy_header.split("; ")}
     assert "allow-scripts" not in directives["sandbox"]
     assert directives["default-src"] == ["'none'"]
-    assert directives["img-src"] == ["'self'"]
+    # Images: only the mail's own parts, not any page of Lanterne.
+    assert directives["img-src"] == ["http://testserver/courriels/pieces-jointes/"]
     assert directives["frame-ancestors"] == ["'self'"]
     assert "script-src" not in directives
     # Framed by Lanterne's own pages only (the rest of the site says DENY).
@@ -432,7 +449,7 @@ def test_html_version_is_a_sandboxed_document(world, client_for):  # type: ignor
 
 def test_html_version_runs_nothing_and_loads_nothing_remote(world, client_for):  # type: ignore[no-untyped-def]
     message = filed_reply(world)
-    body = client_for("owner_party").get(reverse("mail:message_html", args=[message.pk]))
+    body = client_for("staff").get(reverse("mail:message_html", args=[message.pk]))
     html = body.content.decode()
     lowered = html.lower()
     assert "Nous passerons jeudi <b>5 mars</b> à 8 h." in html

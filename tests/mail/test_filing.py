@@ -474,7 +474,9 @@ def test_filing_costs_the_same_whatever_the_length_of_the_thread(world):  # type
     assert Message.objects.filter(dossier=a).count() == 14
     refiling_short = _queries(lambda: file_first(short, b))
     refiling_long = _queries(lambda: file_first(long, b))
-    assert refiling_short == refiling_long <= 13
+    # Moving also deletes the entries left behind, with the notifications
+    # queued for them (one select and two deletes, whatever their number).
+    assert refiling_short == refiling_long <= 17
     assert Message.objects.filter(dossier=b).count() == 14
     assert not a.timeline.exists() and b.timeline.count() == 14
 
@@ -499,7 +501,9 @@ def test_a_page_of_mail_entries_costs_constant_queries(
             audience=Audience.OWNERS,
         )
     client = client_for("owner_party")
-    with django_assert_max_num_queries(12):
+    # 12, and the viewer's own contact data (never masked for them, two
+    # queries) and whether they follow the dossier (one).
+    with django_assert_max_num_queries(15):
         response = client.get(reverse("dossiers:detail", args=[world.dossier.pk]))
     assert response.status_code == 200
     assert "Sujet 24" in response.content.decode()
