@@ -10,19 +10,12 @@ from django.db.models.functions import Length
 from django.utils.translation import gettext_lazy as _
 
 from lanterne.condominiums.models import Condominium, Lot, Ownership
+from lanterne.dossiers.forms import DateInput
 
 from .checklist import SPACE_ORDER, kind_order, space_refusal, spaces_for_kind
 from .choices import SPACE_LABELS_FOR_STAFF, DocumentKind, DocumentSpace
 
 SPACE_CHOICES = [(space.value, label) for space, label in SPACE_LABELS_FOR_STAFF.items()]
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs: Any) -> None:
-        # The browser's date picker sends ISO dates.
-        super().__init__(format="%Y-%m-%d", **kwargs)
 
 
 class LotChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]

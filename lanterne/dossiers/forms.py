@@ -29,7 +29,13 @@ def choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
 
 
 class DateInput(forms.DateInput):
+    """A browser date picker: its value is an ISO date, whatever the language
+    of the page (a localised initial value would be refused by the browser)."""
+
     input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
+        super().__init__(attrs=attrs, format=format or "%Y-%m-%d")
 
 
 class DossierForm(forms.Form):

@@ -38,7 +38,13 @@ from django.utils.translation import gettext as _
 
 from lanterne.audit.models import AuditAction
 from lanterne.audit.services import audit_record
-from lanterne.condominiums.models import CouncilMembership, Ownership, Person, PersonEmail
+from lanterne.condominiums.models import (
+    Company,
+    CouncilMembership,
+    Ownership,
+    Person,
+    PersonEmail,
+)
 from lanterne.dossiers import policy
 from lanterne.dossiers.choices import Audience, DossierType
 from lanterne.dossiers.models import Dossier, TimelineEntry
@@ -187,7 +193,10 @@ def proposed_audiences(messages: Sequence[Message]) -> dict[int, str]:
 
 def _kept(message: Message, dossier: Dossier) -> tuple[frozenset[str], frozenset[str]]:
     """What is not personal data in the agency's mail: its own domains, its
-    staff's addresses and phones, the building's addresses. Two queries."""
+    staff's addresses and phones, the building's addresses, and the business
+    contact details of the companies in its contact book (a contractor's
+    switchboard, an insurer's claims address) — not their employees'.
+    Three queries."""
     agency = message.agency
     domains = {agency.mail_domain.lower()}
     if "@" in agency.shared_mailbox:
@@ -203,10 +212,16 @@ def _kept(message: Message, dossier: Dossier) -> tuple[frozenset[str], frozenset
     condominium = dossier.condominium
     addresses = [condominium.address]
     addresses += [line for line in condominium.other_addresses.splitlines() if line.strip()]
+    companies = list(
+        Company.objects.filter(agency_id=agency.pk).values_list("email", "phone", "address")
+    )
     keys = redaction.contact_keys(
-        emails=staff_emails,
-        phones=[phone for _, phones in staff for phone in (phones or [])],
-        postal_addresses=addresses,
+        emails=[*staff_emails, *(email for email, _, _ in companies if email)],
+        phones=[
+            *(phone for _, phones in staff for phone in (phones or [])),
+            *(phone for _, phone, _ in companies if phone),
+        ],
+        postal_addresses=[*addresses, *(address for _, _, address in companies if address)],
     )
     return keys, frozenset(d for d in domains if d)
 

@@ -396,3 +396,25 @@ def test_the_timeline_costs_the_same_with_more_published_mail(world, client_for)
         file(world, receive(world, mail(message_id=f"<p-{number}@x.fr>")))
     after = {role: page_queries(role) for role in ("staff", "owner_party")}
     assert after == before
+
+
+def test_a_companys_registered_contact_details_are_not_masked(world):  # type: ignore[no-untyped-def]
+    from ..factories import CompanyFactory
+
+    CompanyFactory(
+        agency=world.agency,
+        name="Plomberie Martin",
+        phone="04 72 00 00 01",
+        address="8 rue Garibaldi, 69006 Lyon",
+        email="contact@plomberie-martin.fr",
+    )
+    text = (
+        "Plomberie Martin — 8 rue Garibaldi, 69006 Lyon — 04 72 00 00 01 — "
+        "contact@plomberie-martin.fr\n"
+        f"Mon portable : {NEIGHBOUR_MOBILE}\n"
+    )
+    message = publish(world, file(world, receive(world, mail(text=text))), Audience.OWNERS)
+    shown = texts_for(world, "owner_not_party", message).new_text
+    assert "04 72 00 00 01" in shown and "8 rue Garibaldi" in shown
+    assert "contact@plomberie-martin.fr" in shown
+    assert NEIGHBOUR_MOBILE not in shown
