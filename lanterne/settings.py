@@ -74,6 +74,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "anymail",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "lanterne.accounts",
     "lanterne.condominiums",
     "lanterne.dossiers",
@@ -94,10 +98,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "lanterne.accounts.middleware.FirstRunMiddleware",
+    "lanterne.accounts.middleware.SessionExpiryMiddleware",
+    "lanterne.accounts.middleware.StaffTwoFactorMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "lanterne.urls"
@@ -146,6 +155,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -163,7 +177,35 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 INVITATION_VALID_DAYS = int(env_str("LANTERNE_INVITATION_VALID_DAYS", "14"))
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # one day
 
+# Staff confirm each login with a code from an authenticator app (TOTP) or a
+# backup code (lanterne.accounts.otp). Off in the demo, whose staff log in
+# with a password only.
+STAFF_2FA = env_bool("LANTERNE_STAFF_2FA", default=MODE != "demo")
+OTP_TOTP_ISSUER = "Lanterne"
+# Login throttling (django-axes, lanterne.accounts.throttling): after
+# LANTERNE_LOGIN_FAILURE_LIMIT wrong passwords or second-step codes for one
+# e-mail from one IP address, that pair is refused for
+# LANTERNE_LOGIN_COOLOFF_MINUTES. A full login (both steps) resets the count.
+AXES_FAILURE_LIMIT = int(env_str("LANTERNE_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = int(env_str("LANTERNE_LOGIN_COOLOFF_MINUTES", "15")) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "lanterne.accounts.throttling.login_username"
+AXES_LOCKOUT_CALLABLE = "lanterne.accounts.throttling.lockout_response"
+# Reset by lanterne.accounts.throttling once the second step passes too: a
+# right password must not wipe the count of wrong codes.
+AXES_RESET_ON_SUCCESS = False
+# Attempts during the cool-off are refused unchecked and do not extend it, so
+# the time the lockout page gives holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Only failed attempts are kept, not a log of every login.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "csrfmiddlewaretoken"]
+
 SESSION_COOKIE_AGE = int(env_str("LANTERNE_SESSION_AGE", str(60 * 60 * 12)))
+# Staff sessions also end after this many minutes without a request (0: never);
+# LANTERNE_SESSION_AGE counts from the login (lanterne.accounts.middleware).
+SESSION_IDLE_MINUTES = int(env_str("LANTERNE_SESSION_IDLE_MINUTES", "60"))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 HTTPS = env_bool("LANTERNE_HTTPS", default=False)

@@ -64,3 +64,32 @@ class InvitationAcceptForm(forms.Form):
         if data.get("password") and data.get("password") != data.get("password_again"):
             self.add_error("password_again", _("Les deux mots de passe ne correspondent pas."))
         return data
+
+
+class SecondFactorForm(forms.Form):
+    """The code of the second step: six digits from the authenticator app, or
+    a backup code."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        help_text=_(
+            "Le code à 6 chiffres de votre application d'authentification, ou l'un de vos "
+            "codes de secours."
+        ),
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "one-time-code", "spellcheck": "false"}
+        ),
+    )
+
+
+class EnrolmentForm(forms.Form):
+    """The first code of the authenticator app being set up."""
+
+    code = forms.CharField(
+        label=_("Code à 6 chiffres affiché par l'application"),
+        max_length=16,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+    )
