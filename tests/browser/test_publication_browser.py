@@ -16,7 +16,6 @@ import email
 import email.policy
 import re
 import smtplib
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -35,42 +34,24 @@ from lanterne.mail.models import FilingMethod, Message
 from lanterne.mail.services import mail_receive_and_process
 from lanterne.mail.sources.smtp import mail_receiver_start
 
+from ..mail.test_outbound import HOST, SinkHandler, free_port, smtp_backend
 from .conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-HOST = "127.0.0.1"
 CONTRACTOR = "f.martin@plomberie-martin.fr"
 NEIGHBOUR_MOBILE = "06 12 34 56 78"
 PARTY_MOBILE = "07 81 22 33 44"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-class Sink:
-    """A real SMTP server (aiosmtpd) standing for the outside world."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.received.append(envelope.content)
-        return "250 OK: queued"
-
-
 @pytest.fixture
-def outside(settings: Any) -> Iterator[Sink]:
-    sink = Sink()
+def outside(settings: Any) -> Iterator[SinkHandler]:
+    """A real SMTP server standing for the outside world, and Django's SMTP
+    backend pointed at it."""
+    sink = SinkHandler()
     controller = Controller(sink, hostname=HOST, port=free_port())
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = HOST, controller.port
-    settings.EMAIL_USE_TLS, settings.EMAIL_TIMEOUT = False, 10
+    smtp_backend(settings, controller.port)
     yield sink
     controller.stop()
 
@@ -117,7 +98,7 @@ def as_role(browser: Browser, live_server, world, role: str) -> Page:  # type: i
 
 
 def test_publish_mask_reply_and_the_answer_lands_in_the_dossier(  # type: ignore[no-untyped-def]
-    world, page: Page, browser: Browser, live_server, outside: Sink
+    world, page: Page, browser: Browser, live_server, outside: SinkHandler
 ) -> None:
     dossier = world.dossier
     dossier.audience = Audience.PARTIES
@@ -185,7 +166,8 @@ def test_publish_mask_reply_and_the_answer_lands_in_the_dossier(  # type: ignore
     page.get_by_role("button", name="Envoyer").click()
     expect(page).to_have_url(re.compile(re.escape(dossier_url)))
     mails = [
-        email.message_from_bytes(data, policy=email.policy.default) for data in outside.received
+        email.message_from_bytes(data, policy=email.policy.default)
+        for _from, _to, data in outside.envelopes
     ]
     to_contractor = [m for m in mails if CONTRACTOR in str(m["To"])]
     assert len(to_contractor) == 1
