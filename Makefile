@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ENV := LANTERNE_MODE=demo LANTERNE_DATA_DIR=$(CURDIR)/var/demo
 
-.PHONY: install demo test lint system-deps lock clean messages
+.PHONY: install demo test lint system-deps runtime-deps lock clean messages
 
 install: $(VENV)/.installed
 
@@ -21,21 +21,30 @@ DEMO_HTTP_PORT ?= 8000
 DEMO_SMTP_PORT ?= 2525
 DEMO_SITE := LANTERNE_SITE_URL=http://127.0.0.1:$(DEMO_HTTP_PORT)
 
-demo: install
+demo: install runtime-deps
 	$(DEMO_ENV) $(BIN)/lanterne migrate --verbosity 0
 	$(DEMO_ENV) $(DEMO_SITE) $(BIN)/lanterne load-demo
 	$(DEMO_ENV) $(DEMO_SITE) DEMO_HTTP_PORT=$(DEMO_HTTP_PORT) DEMO_SMTP_PORT=$(DEMO_SMTP_PORT) \
 	  sh tools/demo-serve.sh $(BIN)/lanterne
 
 # The tests talk to real programs from Debian's packages: chromium (browser
-# tests), Dovecot (a real IMAP server) and swaks (a real SMTP client).
-SYSTEM_PACKAGES := chromium dovecot-imapd swaks
+# tests), Dovecot (a real IMAP server) and swaks (a real SMTP client). The
+# dossier PDF export (WeasyPrint) needs Pango and a font, at run time too.
+RUNTIME_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+SYSTEM_PACKAGES := chromium dovecot-imapd swaks $(RUNTIME_PACKAGES)
 system-deps:
 	@missing=""; \
 	for bin in chromium dovecot swaks; do command -v $$bin >/dev/null 2>&1 || missing=yes; done; \
+	ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || missing=yes; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages for the tests: $(SYSTEM_PACKAGES)"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
+	fi
+
+runtime-deps:
+	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0'; then \
+	  echo "Installing Debian packages for the PDF export: $(RUNTIME_PACKAGES)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(RUNTIME_PACKAGES); \
 	fi
 
 test: install system-deps
