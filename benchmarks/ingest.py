@@ -2,6 +2,7 @@
 much memory it takes.
 
     .venv/bin/python -m benchmarks.ingest [--messages 10000] [--backends sqlite,postgresql]
+        [--with-dossiers] [--filing-cost]
 
 1. A corpus of realistic French mail (`benchmarks.mailcorpus`) is generated
    once into a cache folder (`benchmarks/.cache/` by default) and reused.
@@ -21,6 +22,15 @@ much memory it takes.
      with `--tracemalloc`, which slows the run) after 1k, 5k and 10k.
    Every run is checked afterwards: one Message per message, none left
    unparsed.
+4. With `--with-dossiers`, each installation is the demo agency
+   (`lanterne load-demo`: three condominiums, eleven dossiers, their mail
+   history filed, the suggestion model it trains) rather than an empty
+   one, and the corpus is imported into it: the file stage then ranks every
+   message against open dossiers (learned suggestions), as in a real
+   agency. With `--filing-cost`, each `service` run is paired with one on a
+   fresh installation where the file stage is left out, and the file
+   stage's cost is printed as the share of the import rate it takes
+   (issue 4 allows 20 %).
 
 Figures are printed as a table and, with `--json FILE`, written as JSON. The
 machine's description (CPU, memory, versions, load) is printed first: the
@@ -54,6 +64,10 @@ from urllib.parse import urlsplit, urlunsplit
 REPOSITORY = Path(__file__).resolve().parents[1]
 CACHE = REPOSITORY / "benchmarks" / ".cache"
 AGENCY = "Cabinet Lumière"
+# The demo agency (`lanterne load-demo`, `--with-dossiers`), loaded as of a
+# fixed date so that every run imports into the same data.
+DEMO_AGENCY = "Cabinet Lumière Gestion"
+DEMO_TODAY = "2026-11-27"
 CHECKPOINTS = (1_000, 5_000, 10_000)
 # Bump when the generator changes, so that an old cached corpus is not reused.
 CORPUS_VERSION = 2
@@ -131,6 +145,7 @@ class Result:
     messages: int
     seconds: float
     cpu_seconds: float | None = None  # user + system, workers included
+    main_cpu_seconds: float | None = None  # the importing process alone (service runs)
     peak_rss_mb: float | None = None  # ru_maxrss of the largest process
     checkpoints: list[Checkpoint] = field(default_factory=list)
     load_before: float | None = None
@@ -233,6 +248,10 @@ class Installation:
 
     data_dir: Path
     database_url: str | None  # None: SQLite in the data folder
+    agency: str = AGENCY
+    # Mail in the database before the import (the demo's own), and its last id.
+    messages_before: int = 0
+    last_message_before: int = 0
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -267,8 +286,17 @@ class Installation:
             raise RuntimeError(f"lanterne {' '.join(arguments)}:\n{done.stdout}{done.stderr}")
         return done.stdout
 
-    def prepare(self) -> None:
+    def prepare(self, *, with_dossiers: bool = False) -> None:
+        """Create the database and the agency the corpus is imported into:
+        an empty one, or the demo agency with its dossiers and filed mail
+        (same mail domain as the corpus's)."""
         self.run("migrate", "--verbosity", "0")
+        if with_dossiers:
+            self.run("load-demo", "--today", DEMO_TODAY)
+            self.agency = DEMO_AGENCY
+            self.messages_before = self.count("SELECT COUNT(*) FROM mail_message")
+            self.last_message_before = self.count("SELECT MAX(id) FROM mail_message")
+            return
         self.run(
             "create-agency",
             "--name", AGENCY,
@@ -295,14 +323,25 @@ class Installation:
         return value
 
     def verify(self, expected: int) -> str:
-        """Check the import: one Message per message, every raw one parsed."""
-        messages = self.count("SELECT COUNT(*) FROM mail_message")
+        """Check the import: one Message per message, every raw one parsed
+        (besides the demo's own mail, with `--with-dossiers`)."""
+        before = self.messages_before
+        messages = self.count("SELECT COUNT(*) FROM mail_message") - before
+        parsed = self.count("SELECT COUNT(*) FROM mail_rawmessage WHERE state = 'parsed'")
         states = dict(self.query("SELECT state, COUNT(*) FROM mail_rawmessage GROUP BY state"))
         attachments = self.count("SELECT COUNT(*) FROM mail_attachment")
         logos = self.count("SELECT COUNT(*) FROM mail_attachment WHERE is_signature_logo")
-        if messages != expected or states.get("parsed") != expected:
+        if messages != expected or parsed - before < expected:
             raise RuntimeError(f"incomplete import: {messages} messages, raw states {states}")
-        return f"{messages} messages, {attachments} attachments ({logos} signature logos)"
+        text = f"{messages} messages, {attachments} attachments ({logos} signature logos)"
+        if before:
+            # What the file stage made of the imported mail, in an agency
+            # with dossiers: mostly triage, with ranked suggestions.
+            new = f"FROM mail_message WHERE id > {self.last_message_before}"
+            methods = dict(self.query(f"SELECT filing_method, COUNT(*) {new} GROUP BY 1"))  # noqa: S608
+            suggested = self.count(f"SELECT COUNT(*) {new} AND suggestions <> '[]'")  # noqa: S608
+            text += f"; filing methods {methods}, {suggested} with suggestions"
+        return text
 
 
 def _with_database(url: str, name: str) -> str:
@@ -341,7 +380,7 @@ def run_command(
 ) -> Result:
     """`lanterne import-mail DIR`, timed from start to exit, its memory
     sampled as it goes."""
-    arguments = ["import-mail", str(corpus.path), "--agency", AGENCY]
+    arguments = ["import-mail", str(corpus.path), "--agency", lanterne.agency]
     if jobs is not None:
         arguments += ["--jobs", str(jobs)]
     load = _load()
@@ -381,8 +420,11 @@ def run_command(
     sampler.join()
     if process.returncode != 0:
         raise RuntimeError(f"import-mail failed:\n{output}")
+    name = f"{backend}: lanterne import-mail" + (f" --jobs {jobs}" if jobs is not None else "")
+    if lanterne.agency != AGENCY:
+        name += ", into the demo agency (dossiers)"
     return Result(
-        name=f"{backend}: lanterne import-mail" + (f" --jobs {jobs}" if jobs is not None else ""),
+        name=name,
         messages=corpus.messages,
         seconds=seconds,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
@@ -401,14 +443,19 @@ def run_service(
     backend: str,
     jobs: int,
     trace: bool,
+    filing: bool = True,
 ) -> Result:
-    """`mail_import()` in a process of its own (see `_service_child`)."""
+    """`mail_import()` in a process of its own (see `_service_child`);
+    without its file stage when not `filing`."""
     arguments = [
         sys.executable, "-m", "benchmarks.ingest", "--child-service", str(corpus.path),
         "--child-jobs", str(jobs), "--child-messages", str(corpus.messages),
+        "--child-agency", lanterne.agency,
     ]  # fmt: skip
     if trace:
         arguments.append("--tracemalloc")
+    if not filing:
+        arguments.append("--child-no-filing")
     load = _load()
     done = subprocess.run(  # noqa: S603 — this script, in a child process
         arguments,
@@ -423,6 +470,10 @@ def run_service(
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     checkpoints = [Checkpoint(**item) for item in measured.pop("checkpoints")]
     label = f"{backend}: mail_import() in-process, parse workers: {jobs}"
+    if lanterne.agency != AGENCY:
+        label += ", into the demo agency (dossiers)"
+    if not filing:
+        label += ", WITHOUT the file stage"
     if trace:
         label += ", tracemalloc on"
     return Result(
@@ -435,18 +486,26 @@ def run_service(
     )
 
 
-def _service_child(path: Path, *, jobs: int, messages: int, trace: bool) -> None:
+def _service_child(
+    path: Path, *, jobs: int, messages: int, trace: bool, agency_name: str, filing: bool
+) -> None:
     """The body of a `service` run, in the child process (Django set up from
-    the environment the parent prepared): prints one JSON line."""
+    the environment the parent prepared): prints one JSON line. Without
+    `filing`, the import's file stage is replaced by nothing: the rate the
+    file stage's cost is measured against."""
     import tracemalloc
 
     import django
 
     django.setup()
     from lanterne.condominiums.models import Agency
+    from lanterne.mail import importing
     from lanterne.mail.importing import ImportSummary, mail_import
 
-    agency = Agency.objects.get(name=AGENCY)
+    if not filing:
+        importing.messages_autofile = lambda messages, **options: None  # type: ignore[assignment]
+        importing._suggestions_preload = lambda: None  # the file stage's module, not needed
+    agency = Agency.objects.get(name=agency_name)
     checkpoints: list[dict[str, Any]] = []
     targets = [c for c in CHECKPOINTS if c <= messages]
     if trace:
@@ -487,6 +546,7 @@ def _service_child(path: Path, *, jobs: int, messages: int, trace: bool) -> None
                 - cpu.ru_stime
                 + children.ru_utime
                 + children.ru_stime,
+                "main_cpu_seconds": usage.ru_utime + usage.ru_stime - cpu.ru_utime - cpu.ru_stime,
                 "peak_rss_mb": round(_maxrss_mb(), 1),
                 "checkpoints": checkpoints,
             }
@@ -501,6 +561,8 @@ def _line(result: Result) -> str:
     cpu = ""
     if result.cpu_seconds is not None:
         cpu = f", CPU {1000 * result.cpu_seconds / result.messages:.1f} ms/msg"
+    if result.main_cpu_seconds is not None:
+        cpu += f" ({1000 * result.main_cpu_seconds / result.messages:.1f} in the importing process)"
     return (
         f"{result.name}: {result.messages} messages in {result.seconds:.1f} s = "
         f"{result.rate:.0f} msg/s{cpu} (load {result.load_before:.1f} → {result.load_after:.1f})"
@@ -520,6 +582,20 @@ def _report(result: Result) -> None:
         print(text)
     if result.notes:
         print(f"    checked: {result.notes}")
+
+
+def _filing_cost_report(without: Result, with_filing: Result) -> None:
+    """The file stage's cost: the share of the import rate it takes (issue 4
+    allows 20 %), and its CPU time per message in the importing process."""
+    share = 1 - with_filing.rate / without.rate
+    verdict = "within" if share <= 0.20 else "OVER"
+    print(
+        f"    file stage: {with_filing.rate:.0f} msg/s against {without.rate:.0f} without it, "
+        f"{100 * share:.1f} % of the rate ({verdict} the 20 % allowed)"
+    )
+    if with_filing.main_cpu_seconds is not None and without.main_cpu_seconds is not None:
+        extra = (with_filing.main_cpu_seconds - without.main_cpu_seconds) / with_filing.messages
+        print(f"    file stage: {1000 * extra:.2f} ms of CPU per message in the importing process")
 
 
 def machine() -> dict[str, str]:
@@ -567,12 +643,24 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, help="import-mail --jobs (default: its own default)")
     parser.add_argument("--service-jobs", type=int, default=0, help="parse workers in service runs")
     parser.add_argument("--tracemalloc", action="store_true", help="trace the Python heap (slower)")
+    parser.add_argument(
+        "--with-dossiers",
+        action="store_true",
+        help="import into the demo agency (dossiers, filed mail, a suggestion model)",
+    )
+    parser.add_argument(
+        "--filing-cost",
+        action="store_true",
+        help="pair each service run with one without the file stage, and print its cost",
+    )
     parser.add_argument("--baseline-sample", type=int, default=10_000)
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--json", type=Path, help="Also write the results there")
     parser.add_argument("--child-service", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-jobs", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--child-messages", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child-agency", default=AGENCY, help=argparse.SUPPRESS)
+    parser.add_argument("--child-no-filing", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child_service:
         _service_child(
@@ -580,6 +668,8 @@ def main() -> None:
             jobs=options.child_jobs,
             messages=options.child_messages,
             trace=options.tracemalloc,
+            agency_name=options.child_agency,
+            filing=not options.child_no_filing,
         )
         return
 
@@ -602,23 +692,32 @@ def main() -> None:
     modes = [mode for mode in options.modes.split(",") if mode]
     for backend in [backend for backend in options.backends.split(",") if backend]:
         for mode in modes:
-            lanterne, remove = installation(work, backend, options.postgres_url)
-            try:
-                lanterne.prepare()
-                if mode == "command":
-                    result = run_command(corpus, lanterne, backend=backend, jobs=options.jobs)
-                else:
-                    result = run_service(
-                        corpus,
-                        lanterne,
-                        backend=backend,
-                        jobs=options.service_jobs,
-                        trace=options.tracemalloc,
-                    )
-            finally:
-                remove()
-            _report(result)
-            results.append(result)
+            # With --filing-cost, a service run goes first without the file
+            # stage, then with it, each on a fresh installation.
+            runs = [False, True] if options.filing_cost and mode == "service" else [True]
+            paired: list[Result] = []
+            for filing in runs:
+                lanterne, remove = installation(work, backend, options.postgres_url)
+                try:
+                    lanterne.prepare(with_dossiers=options.with_dossiers)
+                    if mode == "command":
+                        result = run_command(corpus, lanterne, backend=backend, jobs=options.jobs)
+                    else:
+                        result = run_service(
+                            corpus,
+                            lanterne,
+                            backend=backend,
+                            jobs=options.service_jobs,
+                            trace=options.tracemalloc,
+                            filing=filing,
+                        )
+                finally:
+                    remove()
+                _report(result)
+                results.append(result)
+                paired.append(result)
+            if len(paired) == 2:
+                _filing_cost_report(*paired)
     if options.work is None:
         shutil.rmtree(work, ignore_errors=True)
     if options.json:

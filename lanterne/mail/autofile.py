@@ -70,11 +70,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from lanterne.condominiums.models import Agency
 from lanterne.dossiers.models import Dossier
@@ -91,6 +91,7 @@ from .filing import (
 from .forwarding import forwarded_originals, ingest_original, is_staff_forward, staff_addresses
 from .models import FilingMethod, MailRule, Message
 from .references import ReferenceChannel, ReferenceMatch, reference_matches
+from .suggest_text import PreparedText
 from .threads import _threads_merge
 
 __all__ = ["TRIAGE_SUGGESTIONS", "FilingOutcome", "message_autofile", "messages_autofile"]
@@ -104,6 +105,13 @@ TRIAGE_SUGGESTIONS = 3
 NARROWED_CANDIDATES = 20
 # Forwards of forwards are followed this deep, no further.
 MAX_FORWARD_DEPTH = 3
+# The batch file stage scores the learned suggestions of consecutive
+# messages together, by runs of up to this many (cheaper per message the
+# longer the run). A run grows while none of its suggestions is sure
+# enough to file, and starts small again after one was: a filing may change
+# the model, and what was scored for the rest of the run is then scored again.
+SUGGESTION_RUN_MIN = 4
+SUGGESTION_RUN_MAX = 64
 
 # The filing state `message_autofile` reloads before deciding anything.
 _STATE_FIELDS = (
@@ -683,7 +691,9 @@ def _learned(message: Message, *, condominium_id: int | None) -> list[Any]:
 # A batch of new messages (bulk imports)
 
 
-def messages_autofile(messages: Sequence[Message]) -> None:
+def messages_autofile(
+    messages: Sequence[Message], *, texts: Mapping[int, PreparedText] | None = None
+) -> None:
     """`message_autofile` for a batch of messages just parsed and threaded
     (a bulk import), in order, with the outcome `message_autofile` would give
     each — for a few queries per batch rather than about ten per message.
@@ -695,11 +705,18 @@ def messages_autofile(messages: Sequence[Message]) -> None:
     message, in one query each) and without a query per message (signed
     tokens, forwards, machine mail); a message any of them might concern goes
     through `message_autofile` itself. The others get their learned
-    suggestions, stored in one statement for the batch.
+    suggestions, scored together by runs of consecutive messages
+    (`SuggestionSession.many`: each gets what it would get alone) and stored
+    in one statement for the batch; one whose best suggestion is sure enough
+    to file goes through `message_autofile`.
 
     After a message was filed here, the filing state of the rest of the
     batch is read again before going on: filing a message files the rest of
-    its conversation (`message_file`)."""
+    its conversation (`message_file`), and the model may learn from it, so
+    the rest of its run is scored again.
+
+    `texts`: the messages' texts as the suggestions read them, prepared
+    ahead by pk (by the parse workers of an import; `suggest_text`)."""
     if not messages:
         return
     from .references import may_carry_token, subject_reference_pattern
@@ -745,36 +762,86 @@ def messages_autofile(messages: Sequence[Message]) -> None:
 
     suggested: list[Message] = []
     stale = False
-    with contextlib.ExitStack() as session:
-        suggest: Any = None
-        for index, message in enumerate(messages):
-            if stale:
-                _states_reload(messages[index:])
-                stale = False
-            if not needs_whole_stage(message):
-                if suggest is None:
-                    suggest = session.enter_context(_suggestion_session(agency.pk))
-                stage = _Stage(message=message, agency=agency, quiet=False)
-                for suggestion in suggest(message, TRIAGE_SUGGESTIONS):
-                    stage.suggest(suggestion.dossier, suggestion.score, suggestion.reason)
-                best = stage.best_learned()
-                if best is None or best.score is None or not _is_sure(best.score):
-                    items = [item.stored() for item in stage.candidates[:TRIAGE_SUGGESTIONS]]
-                    if items != message.suggestions:
-                        message.suggestions = items
-                        suggested.append(message)
-                    continue
+    run_size = SUGGESTION_RUN_MIN
+    index = 0
+    with contextlib.ExitStack() as held:
+        session: Any = None
+
+        def whole_stage(message: Message) -> None:
+            nonlocal session, stale
             # The whole stage may file, which may update the model: the
             # session (holding the model) is closed first.
-            session.close()
-            suggest = None
+            held.close()
+            session = None
             outcome = message_autofile(message)
             if outcome.dossier is not None or outcome.not_dossier_related:
                 stale = True
                 if message.thread_id is not None and outcome.dossier is not None:
                     filed_threads.add(message.thread_id)
+
+        while index < len(messages):
+            if stale:
+                _states_reload(messages[index:])
+                stale = False
+            if needs_whole_stage(messages[index]):
+                whole_stage(messages[index])
+                index += 1
+                continue
+            # The messages from here that only need their learned
+            # suggestions, scored together (`SuggestionSession.many`).
+            run = [messages[index]]
+            for following in messages[index + 1 : index + run_size]:
+                if needs_whole_stage(following):
+                    break
+                run.append(following)
+            if session is None:
+                session = held.enter_context(_suggestion_session(agency.pk))
+            filed = False
+            for message, suggestions in zip(
+                run, session.many(run, TRIAGE_SUGGESTIONS, texts=texts), strict=True
+            ):
+                index += 1
+                stage = _Stage(message=message, agency=agency, quiet=False)
+                for suggestion in suggestions:
+                    stage.suggest(suggestion.dossier, suggestion.score, suggestion.reason)
+                best = stage.best_learned()
+                if best is not None and best.score is not None and _is_sure(best.score):
+                    # Filed: the model may have learned from it (its
+                    # conversation), so the rest of the run is scored again.
+                    whole_stage(message)
+                    filed = True
+                    break
+                items = [item.stored() for item in stage.candidates[:TRIAGE_SUGGESTIONS]]
+                if items != message.suggestions:
+                    message.suggestions = items
+                    suggested.append(message)
+            run_size = SUGGESTION_RUN_MIN if filed else min(2 * run_size, SUGGESTION_RUN_MAX)
     if suggested:
-        Message.objects.bulk_update(suggested, ["suggestions"])
+        _suggestions_store(suggested)
+
+
+def _suggestions_store(messages: Sequence[Message]) -> None:
+    """Write the triage suggestions of `messages` (their `suggestions`), in
+    one statement run once per message (`executemany`): a fifth of what
+    `bulk_update` costs, which builds one CASE WHEN expression over the
+    batch — on an import that leaves most mail in triage, that expression
+    was most of what the file stage cost besides the suggestions."""
+    field = Message._meta.get_field("suggestions")
+    key = Message._meta.pk
+    assert field.column is not None and key is not None and key.column is not None
+    quote = connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(Message._meta.db_table)} SET {quote(field.column)} = %s"  # noqa: S608
+        f" WHERE {quote(key.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            sql,
+            [
+                (field.get_db_prep_save(message.suggestions, connection), message.pk)
+                for message in messages
+            ],
+        )
 
 
 def _suggestion_session(agency_id: int) -> Any:

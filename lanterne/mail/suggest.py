@@ -62,6 +62,17 @@ the directory. The vocabulary and weights are refitted once the training set
 grew by half (seconds for 10,000 messages). A suggestion then costs the
 signature query and about a millisecond of computation, whatever the number
 of dossiers: the dossiers returned come from the directory, read once.
+
+Messages are scored together when there are several (`SuggestionSession.many`,
+what a bulk import's file stage uses; the training pass scores its blocks the
+same way): one sparse product per statistic for the whole group instead of
+one per message, and array operations over all of them (`_signals`), for
+each message the very numbers it gets alone. The text is read by
+`suggest_text` (scikit-learn's analyser and the rules' folding, equal, kept
+so by tests) — in an import, ahead, by the parse workers — and the
+vocabulary fitted by `_Vocabulary` (scikit-learn's TfidfVectorizer, equal,
+never imported here). See benchmarks/ingest.py `--with-dossiers
+--filing-cost` for what the file stage of an import costs.
 """
 
 from __future__ import annotations
@@ -69,11 +80,12 @@ from __future__ import annotations
 import calendar
 import contextlib
 import functools
+import itertools
 import math
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,8 +95,6 @@ from django.db import connection
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce, NullIf, Substr
 from django.utils import translation
-from scipy.optimize import minimize
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from lanterne.audit.models import AuditLog
 from lanterne.condominiums.models import (
@@ -105,11 +115,22 @@ from .choices import Direction
 from .filing import text_fold
 from .models import FilingMethod, Message
 from .references import MESSAGE_ID_PREFIX, REPLY_DETAIL_PREFIX
+from .suggest_text import (
+    BODY_CHARS,
+    PreparedText,
+    fold,
+    lot_numbers,
+    mail_text,
+    pairs,
+    terms,
+    words,
+)
 
 __all__ = [
     "AUTO_FILE_THRESHOLD",
     "FEATURES",
     "Suggestion",
+    "SuggestionSession",
     "message_suggestions",
     "suggester_invalidate",
     "suggestion_session",
@@ -149,11 +170,11 @@ REFIT_MIN_NEW = 200
 # (`_PREFILTER`), the same in training and in use so that scores keep their
 # meaning.
 CANDIDATES = 20
-# Characters of a body the text model reads: the new text, not the quoted
-# history or signature.
-BODY_CHARS = 3000
 # Messages per step of the date-ordered training pass.
 TRAINING_BLOCK = 64
+# Messages scored together (`_signals`): enough to share the cost of the
+# sparse products, few enough to keep their arrays small.
+SCORING_BLOCK = 64
 # Suggestions less likely than this are not worth showing.
 MIN_SCORE = 0.002
 # Models kept in memory per process (one per agency).
@@ -287,12 +308,6 @@ _STREET = re.compile(
     r"\b(?:rue|avenue|av|boulevard|bd|place|quai|chemin|impasse|allee|cours|route|montee"
     r"|square|passage|voie|sentier|clos)\b.*"
 )
-# "lot 12", "lot n° 12", "lots 12 et 14", "lot no 3b" (text folded).
-_LOT = re.compile(
-    r"\blots?\s*(?:n\s*[°o]\.?\s*|numero\s*|no\.?\s*|#\s*)?"
-    r"(\d{1,4}[a-z]?(?:\s*(?:,|et|&|/)\s*\d{1,4}[a-z]?)*)\b"
-)
-_LOT_NUMBER = re.compile(r"\d{1,4}[a-z]?")
 
 
 @dataclass(frozen=True)
@@ -367,6 +382,7 @@ class _Directory:
     index_of: dict[int, int]  # Dossier pk → index
     titles: list[str]
     condominium_of: np.ndarray  # index → condominium index
+    condominium_members: list[np.ndarray]  # condominium index → its dossier indices
     type_of: np.ndarray  # index → position of its type in DossierType
     opened_at: np.ndarray  # timestamps
     closed_at: np.ndarray  # timestamps, nan when open
@@ -496,15 +512,19 @@ def _directory_load(agency_id: int) -> _Directory:
     ).values("dossier_id", "company_id"):
         company_dossiers.setdefault(named["company_id"], set()).add(index_of[named["dossier_id"]])
 
+    condominium_of = np.array(
+        [condo_index[dossier.condominium_id] for dossier in dossiers], dtype=np.int64
+    )
     return _Directory(
         agency_domain=(agency.mail_domain or "").lower(),
         own_addresses=frozenset(own_addresses),
         dossiers=dossiers,
         index_of=index_of,
         titles=[f"{dossier.title}\n{dossier.description}" for dossier in dossiers],
-        condominium_of=np.array(
-            [condo_index[dossier.condominium_id] for dossier in dossiers], dtype=np.int64
-        ),
+        condominium_of=condominium_of,
+        condominium_members=[
+            np.flatnonzero(condominium_of == index) for index in range(len(condominiums))
+        ],
         type_of=np.array(
             [_TYPES.get(dossier.type, _TYPES[DossierType.OTHER]) for dossier in dossiers],
             dtype=np.int64,
@@ -577,11 +597,6 @@ def _correspondents(
     )
 
 
-def _mail_text(subject: str, body: str) -> str:
-    # The subject twice: it is short and says what the mail is about.
-    return f"{subject}\n{subject}\n{body[:BODY_CHARS]}"
-
-
 _MAIL_FIELDS = (
     "pk",
     "date",
@@ -628,7 +643,7 @@ def _mail_from_row(directory: _Directory, row: dict[str, Any], *, with_text: boo
             recipients=_addresses(row["to"]) + _addresses(row["cc"]),
         ),
         from_name=row["from_name"] or "",
-        text=_mail_text(row["subject"], row["body"]) if with_text else "",
+        text=mail_text(row["subject"], row["body"]) if with_text else "",
         label=label,
         thread_id=row["thread_id"],
         referenced=with_text and _carries_reference(row),
@@ -648,7 +663,7 @@ def _mail_of(directory: _Directory, message: Message) -> _Mail:
             recipients=_addresses(message.to) + _addresses(message.cc),
         ),
         from_name=message.from_name or "",
-        text=_mail_text(message.subject or "", message.new_text or message.text or ""),
+        text=mail_text(message.subject or "", message.new_text or message.text or ""),
     )
 
 
@@ -689,19 +704,25 @@ class _Mentions:
     lot_numbers: tuple[str, ...]
 
 
-def _mentions(directory: _Directory, text: str) -> _Mentions:
-    folded = text_fold(text)
+def _folded(text: str) -> tuple[str, tuple[str, ...]]:
+    """A text folded, and the lot numbers it names."""
+    folded = fold(text)
+    return folded, lot_numbers(folded)
+
+
+def _mentions(directory: _Directory, folded: str, numbers: Sequence[str]) -> _Mentions:
+    """The condominiums and lots of the agency a message names, from its
+    folded text and the lot numbers in it (`suggest_text`)."""
     condominiums: set[int] = set()
-    if directory.condominium_pattern is not None:
+    # The pattern only matches where one of its phrases is: most mail names
+    # no condominium, and substring tests say so far faster.
+    if directory.condominium_pattern is not None and any(
+        phrase in folded for phrase in directory.condominium_of_phrase
+    ):
         for match in directory.condominium_pattern.finditer(folded):
             condominiums.add(directory.condominium_of_phrase[match[1]])
-    numbers: list[str] = []
-    for match in _LOT.finditer(folded):
-        for number in _LOT_NUMBER.findall(match[1]):
-            number = number.lstrip("0") or "0"
-            if number in directory.lots_by_number and number not in numbers:
-                numbers.append(number)
-    return _Mentions(frozenset(condominiums), tuple(numbers))
+    known = tuple(number for number in numbers if number in directory.lots_by_number)
+    return _Mentions(frozenset(condominiums), known)
 
 
 # ---------------------------------------------------------------------------
@@ -782,18 +803,22 @@ class _Nearest:
         self.pending.clear()
         self._pending = None
 
-    def nearest(self, vector: sp.csr_matrix, size: int) -> tuple[np.ndarray, float]:
-        """The highest cosine to a message of each dossier, and to a message
-        said to concern none."""
-        best = np.zeros(size)
-        none = 0.0
-        if not self.vocabulary or not vector.nnz:
+    def nearest(self, vectors: sp.csr_matrix, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each message vector (a row of `vectors`): the highest cosine
+        to a message of each dossier (messages × dossiers), and to a message
+        said to concern none. One sparse product for all the rows; each
+        row's numbers are those it would get alone."""
+        count = vectors.shape[0]
+        best = np.zeros((count, size))
+        none = np.zeros(count)
+        if not self.vocabulary or not vectors.nnz:
             return best, none
-        found = (vector @ self.base_t).tocsr()
+        found = (vectors @ self.base_t).tocsr()
+        rows = np.repeat(np.arange(count), np.diff(found.indptr))
         columns, values = found.indices, found.data
         if self.limit is not None:
             keep = columns < self.limit
-            columns, values = columns[keep], values[keep]
+            rows, columns, values = rows[keep], columns[keep], values[keep]
         labels = self.labels[columns]
         if self.pending:
             if self._pending is None:
@@ -803,14 +828,15 @@ class _Nearest:
                     np.array([self.pending[pk][1] for pk in pks], dtype=np.int64),
                 )
             matrix, pending_labels = self._pending
-            extra = np.asarray((matrix @ vector.T).todense()).ravel()
-            labels = np.concatenate([labels, pending_labels])
-            values = np.concatenate([values, extra])
+            extra = (matrix @ vectors.T).toarray()  # pending × messages
+            rows = np.concatenate([rows, np.repeat(np.arange(count), len(pending_labels))])
+            labels = np.concatenate([labels, np.tile(pending_labels, count)])
+            values = np.concatenate([values, extra.T.ravel()])
+        # Cosines of non-negative vectors: never below the zeros they start from.
         dossiers = labels >= 0
-        np.maximum.at(best, labels[dossiers], values[dossiers])
-        unrelated = values[labels == -1]
-        if len(unrelated):
-            none = float(unrelated.max())
+        np.maximum.at(best, (rows[dossiers], labels[dossiers]), values[dossiers])
+        unrelated = labels == -1
+        np.maximum.at(none, rows[unrelated], values[unrelated])
         return best, none
 
 
@@ -837,8 +863,9 @@ class _Stats:
     # The mail said to concern no dossier: its profile, and who wrote it.
     none_sum: np.ndarray = field(default_factory=lambda: np.zeros(0))
     none_by_sender: Counter[str] = field(default_factory=Counter)
-    # Per dossier type: the sum of its mail's vectors (types × terms), and
-    # its squared norm — what mail about a water damage, works, a general
+    # Per dossier type: the sum of its mail's vectors (terms × types, so
+    # that a product with message vectors reads contiguous rows), and its
+    # squared norm — what mail about a water damage, works, a general
     # meeting looks like, whatever the building.
     type_sum: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     type_norms2: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -857,7 +884,7 @@ class _Stats:
             norms2=np.zeros(size),
             last_at=np.full(size, np.nan),
             none_sum=np.zeros(vocabulary),
-            type_sum=np.zeros((len(_TYPES), vocabulary)),
+            type_sum=np.zeros((vocabulary, len(_TYPES))),
             type_norms2=np.zeros(len(_TYPES)),
             nearest=_Nearest.build(vocabulary, [], sp.csr_matrix((0, vocabulary)), []),
         )
@@ -917,11 +944,11 @@ class _Stats:
             self.base_t = (self.base_t + vectors[rows].T @ one_hot).tocsr()
             self._merge()
             types = sp.csr_matrix(
-                (np.ones(len(rows)), (directory.type_of[labels], np.arange(len(rows)))),
-                shape=(len(_TYPES), len(rows)),
+                (np.ones(len(rows)), (np.arange(len(rows)), directory.type_of[labels])),
+                shape=(len(rows), len(_TYPES)),
             )
-            self.type_sum += (types @ vectors[rows]).toarray()
-            self.type_norms2 = np.einsum("ij,ij->i", self.type_sum, self.type_sum)
+            self.type_sum += (vectors[rows].T @ types).toarray()
+            self.type_norms2 = np.einsum("ij,ij->j", self.type_sum, self.type_sum)
         for i in rows:
             self._count(directory, mails[i], mails[i].label, 1)
 
@@ -944,12 +971,6 @@ class _Stats:
             self._pending_t = (rows.T @ one_hot).tocsr()
         return self._pending_t
 
-    def _dots(self, vector: sp.csr_matrix) -> np.ndarray:
-        dots = np.asarray((vector @ self.base_t).todense()).ravel()
-        if self.pending:
-            dots += np.asarray((vector @ self._pending_matrix()).todense()).ravel()
-        return dots
-
     def _dot_with(self, vector: sp.csr_matrix, label: int) -> float:
         """The dot product of `vector` with one dossier's profile."""
         column = self.base_t[vector.indices, label].toarray().ravel()
@@ -969,9 +990,9 @@ class _Stats:
             self.pending.append((label, vector, float(sign)))
             self._pending_t = None
             kind = int(directory.type_of[label])
-            along = float(self.type_sum[kind, vector.indices] @ vector.data)
+            along = float(self.type_sum[vector.indices, kind] @ vector.data)
             self.type_norms2[kind] += sign * 2.0 * along + own
-            self.type_sum[kind, vector.indices] += sign * vector.data
+            self.type_sum[vector.indices, kind] += sign * vector.data
             if len(self.pending) >= self.PENDING_MAX:
                 self._merge()
         self._count(directory, mail, label, sign)
@@ -1000,36 +1021,45 @@ class _Stats:
         if self.nearest is not None and mail.pk is not None:
             self.nearest.remove(mail.pk)
 
-    def none_score(self, vector: sp.csr_matrix) -> float:
-        """Cosine of one message vector to the mail said to concern none."""
-        if not self.vocabulary or not vector.nnz:
-            return 0.0
+    # The scores of message vectors (the rows of `vectors`) against the
+    # statistics: one product for all the rows, each row's numbers those it
+    # would get alone (a row of a sparse product depends on that row only).
+
+    def none_scores(self, vectors: sp.csr_matrix) -> np.ndarray:
+        """Cosine of each message vector to the mail said to concern none."""
+        count = vectors.shape[0]
+        if not self.vocabulary:
+            return np.zeros(count)
         norm = math.sqrt(float(self.none_sum @ self.none_sum))
         if norm <= 1e-9:
-            return 0.0
-        return float(vector.data @ self.none_sum[vector.indices]) / norm
+            return np.zeros(count)
+        return np.asarray(vectors @ self.none_sum) / norm
 
-    def type_scores(self, vector: sp.csr_matrix) -> np.ndarray:
-        """Cosine of one message vector to every dossier type's profile."""
-        if not self.vocabulary or not vector.nnz:
-            return np.zeros(len(_TYPES))
-        dots = self.type_sum[:, vector.indices] @ vector.data
+    def type_scores(self, vectors: sp.csr_matrix) -> np.ndarray:
+        """Cosine of each message vector to every dossier type's profile
+        (messages × types)."""
+        if not self.vocabulary:
+            return np.zeros((vectors.shape[0], len(_TYPES)))
+        dots = np.asarray(vectors @ self.type_sum)
         norms = np.sqrt(np.clip(self.type_norms2, 0.0, None))
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(norms > 1e-9, dots / norms, 0.0)
 
-    def text_scores(self, vector: sp.csr_matrix) -> np.ndarray:
-        """Cosine of one message vector to every dossier's profile."""
+    def text_scores(self, vectors: sp.csr_matrix) -> np.ndarray:
+        """Cosine of each message vector to every dossier's profile
+        (messages × dossiers)."""
         if not self.vocabulary:
-            return np.zeros(self.size)
-        dots = self._dots(vector)
+            return np.zeros((vectors.shape[0], self.size))
+        dots = (vectors @ self.base_t).toarray()
+        if self.pending:
+            dots += (vectors @ self._pending_matrix()).toarray()
         norms = np.sqrt(np.clip(self.norms2, 0.0, None))
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(norms > 1e-9, dots / norms, 0.0)
 
 
 # ---------------------------------------------------------------------------
-# Signals of one message against every dossier
+# Signals of messages against every dossier
 
 
 @dataclass
@@ -1050,159 +1080,250 @@ class _Signals:
     council: np.ndarray  # per candidate: correspondent sits on the council there
 
 
-def _counter_array(size: int, counters: Iterable[Counter[int] | None]) -> np.ndarray:
-    values = np.zeros(size)
-    for counter in counters:
-        if counter:
-            for index, count in counter.items():
-                values[index] += count
-    return values
+@dataclass
+class _Correspondents:
+    """What the directory says of one message's correspondents, for its
+    reasons: who they are, the dossiers whose party they are."""
+
+    persons: list[int]
+    company_ids: set[int]
+    party_lots: dict[int, str]  # dossier index → their lot that is its party
+    council: set[int]  # condominium indices where they sit on the council
+    company_names: dict[int, str]  # dossier index → their company, its party
+    company_party_here: dict[int, int]  # dossier index → that company's open dossiers there
+
+
+_TEXT = _COLUMN["text"]
+_TITLE = _COLUMN["title"]
+_NEAREST = _COLUMN["nearest"]
+_TYPE_TEXT = _COLUMN["type_text"]
+# The first ranking's weights that are not zero, as (column, weight).
+_PREFILTER_TERMS = [(column, float(weight)) for column, weight in enumerate(_PREFILTER) if weight]
+
+
+def _prefilter_scores(features: np.ndarray) -> np.ndarray:
+    """The first ranking of every (message, dossier) pair of `features`
+    (messages × dossiers × FEATURES): a weighted sum of its signals, added
+    column by column, so that a pair's score never depends on the other
+    pairs computed with it (a matrix product may round differently with the
+    shape of the matrix, and a suggestion must not depend on its batch)."""
+    scores = np.zeros(features.shape[:2])
+    for column, weight in _PREFILTER_TERMS:
+        scores += features[:, :, column] * weight
+    return scores
 
 
 def _signals(
     directory: _Directory,
     stats: _Stats,
     titles: sp.csr_matrix | None,
-    mail: _Mail,
-    vector: sp.csr_matrix,
-    mentions: _Mentions,
-    open_mask: np.ndarray,
-) -> _Signals | None:
-    """The signals of `mail` for its best candidates among the dossiers of
-    `open_mask`, or None when no dossier is open."""
-    size = directory.size
-    open_indices = np.flatnonzero(open_mask)
-    if not len(open_indices):
-        return None
-    features = np.zeros((size, len(FEATURES)))
-    features[:, _COLUMN["text"]] = stats.text_scores(vector)
-    features[:, _COLUMN["type_text"]] = stats.type_scores(vector)[directory.type_of]
-    none_nearest = 0.0
+    mails: Sequence[_Mail],
+    vectors: sp.csr_matrix,
+    mentions: Sequence[_Mentions],
+    open_masks: np.ndarray,
+) -> list[_Signals | None]:
+    """The signals of each of `mails` (its row of `vectors`, its mentions)
+    for its best candidates among the dossiers open for it (its row of
+    `open_masks`, messages × dossiers); None for a mail no dossier is open
+    for.
+
+    Computed for the messages together: one sparse product per statistic
+    for all of them, and array operations over all of them, rather than a
+    few dozen small operations per message. Each message's signals are
+    those it would get alone: the training pass scores a block of messages,
+    the file stage of an import a run of a batch, a single message a batch
+    of one, and the numbers are the same."""
+    count, size = len(mails), directory.size
+    if not count:
+        return []
+    features = np.zeros((count, size, len(FEATURES)))
+    features[:, :, _TEXT] = stats.text_scores(vectors)
+    features[:, :, _TYPE_TEXT] = stats.type_scores(vectors)[:, directory.type_of]
+    none_nearest = np.zeros(count)
     if stats.nearest is not None:
-        features[:, _COLUMN["nearest"]], none_nearest = stats.nearest.nearest(vector, size)
+        features[:, :, _NEAREST], none_nearest = stats.nearest.nearest(vectors, size)
     if titles is not None and titles.shape[0]:
-        features[:, _COLUMN["title"]] = np.asarray((vector @ titles).todense()).ravel()
+        features[:, :, _TITLE] = (vectors @ titles).toarray()
+    none_texts = stats.none_scores(vectors)
 
-    correspondents = mail.correspondents
-    senders = _counter_array(size, (stats.by_sender.get(a) for a in correspondents))
-    company_keys = [
-        key for key in (_company_key(directory, a) for a in correspondents) if key is not None
-    ]
-    companies = _counter_array(size, (stats.by_company.get(key) for key in set(company_keys)))
-    open_senders = senders[open_indices].sum()
-    open_companies = companies[open_indices].sum()
-    features[:, _COLUMN["sender_history"]] = np.log1p(senders)
-    features[:, _COLUMN["company_history"]] = np.log1p(companies)
-    if open_senders:
-        features[:, _COLUMN["sender_share"]] = senders / open_senders
-    if open_companies:
-        features[:, _COLUMN["company_share"]] = companies / open_companies
-
-    persons = [
-        directory.person_of_address[a] for a in correspondents if a in directory.person_of_address
-    ]
-    company_ids = {int(key[1:]) for key in company_keys if key.startswith("c")}
-    party_lots = [""] * size
-    for person in persons:
-        for index in directory.person_dossiers.get(person, ()):
-            features[index, _COLUMN["sender_party"]] = 1.0
-        for index, number in directory.person_party_lots.get(person, {}).items():
-            party_lots[index] = number
-    condominiums = set().union(*(directory.person_condominiums.get(p, set()) for p in persons))
-    council = set().union(*(directory.person_council.get(p, set()) for p in persons))
-    if condominiums | council:
-        features[:, _COLUMN["sender_condominium"]] = np.isin(
-            directory.condominium_of, list(condominiums | council)
+    # Recency; nothing for a mail without a date (its differences are nan).
+    at = np.array([mail.at for mail in mails])[:, None]
+    with np.errstate(invalid="ignore", over="ignore"):
+        since_mail = (at - stats.last_at) / DAY
+        features[:, :, _COLUMN["recent_mail"]] = np.where(
+            since_mail >= 0, np.exp(-np.nan_to_num(since_mail, nan=1e9) / 30.0), 0.0
         )
-    company_names = [""] * size
-    company_party_here = np.zeros(size)
-    for company in company_ids:
-        indices = [i for i in directory.company_dossiers.get(company, ()) if open_mask[i]]
-        if not indices:
+        since_opened = (at - directory.opened_at) / DAY
+        features[:, :, _COLUMN["recently_opened"]] = np.where(
+            since_opened >= -1, np.exp(-np.clip(since_opened, 0, None) / 14.0), 0.0
+        )
+
+    # The correspondents' mail in each dossier, and their companies'.
+    senders = np.zeros((count, size))
+    companies = np.zeros((count, size))
+    company_keys: list[list[str]] = []
+    for row, mail in enumerate(mails):
+        for address in mail.correspondents:
+            counter = stats.by_sender.get(address)
+            if counter:
+                for index, count_here in counter.items():
+                    senders[row, index] += count_here
+        keys = [
+            key
+            for key in (_company_key(directory, a) for a in mail.correspondents)
+            if key is not None
+        ]
+        company_keys.append(keys)
+        for key in set(keys):
+            counter = stats.by_company.get(key)
+            if counter:
+                for index, count_here in counter.items():
+                    companies[row, index] += count_here
+    # Counts of mail: sums of whole numbers, exact whatever their order.
+    open_senders = np.where(open_masks, senders, 0.0).sum(axis=1)
+    open_companies = np.where(open_masks, companies, 0.0).sum(axis=1)
+    features[:, :, _COLUMN["sender_history"]] = np.log1p(senders)
+    features[:, :, _COLUMN["company_history"]] = np.log1p(companies)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        features[:, :, _COLUMN["sender_share"]] = np.where(
+            open_senders[:, None] != 0, senders / open_senders[:, None], 0.0
+        )
+        features[:, :, _COLUMN["company_share"]] = np.where(
+            open_companies[:, None] != 0, companies / open_companies[:, None], 0.0
+        )
+
+    # Who the correspondents are, what the mail names: a few entries per
+    # message, set one by one.
+    known: list[_Correspondents] = []
+    for row, mail in enumerate(mails):
+        found = features[row]
+        correspondents = mail.correspondents
+        persons = [
+            directory.person_of_address[a]
+            for a in correspondents
+            if a in directory.person_of_address
+        ]
+        company_ids = {int(key[1:]) for key in company_keys[row] if key.startswith("c")}
+        party_lots: dict[int, str] = {}
+        for person in persons:
+            for index in directory.person_dossiers.get(person, ()):
+                found[index, _COLUMN["sender_party"]] = 1.0
+            for index, number in directory.person_party_lots.get(person, {}).items():
+                party_lots[index] = number
+        condominiums = set().union(*(directory.person_condominiums.get(p, set()) for p in persons))
+        council = set().union(*(directory.person_council.get(p, set()) for p in persons))
+        for condominium in condominiums | council:
+            found[directory.condominium_members[condominium], _COLUMN["sender_condominium"]] = 1.0
+        company_names: dict[int, str] = {}
+        company_party_here: dict[int, int] = {}
+        open_mask = open_masks[row]
+        for company in company_ids:
+            indices = [i for i in directory.company_dossiers.get(company, ()) if open_mask[i]]
+            if not indices:
+                continue
+            per_condominium = Counter(int(directory.condominium_of[i]) for i in indices)
+            for index in indices:
+                found[index, _COLUMN["company_party"]] = 1.0
+                found[index, _COLUMN["company_party_share"]] = 1.0 / len(indices)
+                company_names[index] = directory.company_names.get(company, "")
+                company_party_here[index] = per_condominium[int(directory.condominium_of[index])]
+
+        named = mentions[row]
+        if named.condominiums:
+            found[:, _COLUMN["other_condominium_named"]] = 1.0
+            for condominium in named.condominiums:
+                members = directory.condominium_members[condominium]
+                found[members, _COLUMN["condominium_named"]] = 1.0
+                found[members, _COLUMN["other_condominium_named"]] = 0.0
+        # A lot named is evidence about the dossier when someone else's; a
+        # co-owner naming their own lot mostly says who they are.
+        own_lots = set().union(*(directory.person_lots.get(p, set()) for p in persons))
+        for number in named.lot_numbers:
+            for condominium, lot in directory.lots_by_number.get(number, ()):
+                members = directory.condominium_members[condominium]
+                found[members, _COLUMN["condominium_lot_named"]] = 1.0
+                column = _COLUMN["own_lot_named" if lot in own_lots else "party_lot_named"]
+                for index in directory.dossiers_of_lot.get(lot, ()):
+                    found[index, column] = 1.0
+
+        if not math.isnan(mail.at):
+            column = _COLUMN["sender_recent"]
+            for address in correspondents:
+                for index in stats.by_sender.get(address, ()):
+                    last = stats.sender_last.get((address, index))
+                    if last is not None and last <= mail.at:
+                        recent = math.exp(-(mail.at - last) / DAY / 30.0)
+                        found[index, column] = max(found[index, column], recent)
+        known.append(
+            _Correspondents(
+                persons, company_ids, party_lots, council, company_names, company_party_here
+            )
+        )
+
+    first = _prefilter_scores(features)
+    signals: list[_Signals | None] = []
+    for row, mail in enumerate(mails):
+        open_indices = np.flatnonzero(open_masks[row])
+        if not len(open_indices):
+            signals.append(None)
             continue
-        per_condominium = Counter(int(directory.condominium_of[i]) for i in indices)
-        for index in indices:
-            features[index, _COLUMN["company_party"]] = 1.0
-            features[index, _COLUMN["company_party_share"]] = 1.0 / len(indices)
-            company_names[index] = directory.company_names.get(company, "")
-            company_party_here[index] = per_condominium[int(directory.condominium_of[index])]
-
-    if mentions.condominiums:
-        named = np.isin(directory.condominium_of, list(mentions.condominiums))
-        features[:, _COLUMN["condominium_named"]] = named
-        features[:, _COLUMN["other_condominium_named"]] = ~named
-    # A lot named is evidence about the dossier when someone else's; a
-    # co-owner naming their own lot mostly says who they are.
-    own_lots = set().union(*(directory.person_lots.get(p, set()) for p in persons))
-    for number in mentions.lot_numbers:
-        for condominium, lot in directory.lots_by_number.get(number, ()):
-            here = directory.condominium_of == condominium
-            features[here, _COLUMN["condominium_lot_named"]] = 1.0
-            column = _COLUMN["own_lot_named" if lot in own_lots else "party_lot_named"]
-            for index in directory.dossiers_of_lot.get(lot, ()):
-                features[index, column] = 1.0
-
-    if not math.isnan(mail.at):
-        with np.errstate(invalid="ignore"):
-            since_mail = (mail.at - stats.last_at) / DAY
-            features[:, _COLUMN["recent_mail"]] = np.where(
-                since_mail >= 0, np.exp(-np.nan_to_num(since_mail, nan=1e9) / 30.0), 0.0
+        who = known[row]
+        order = np.argsort(-first[row, open_indices], kind="stable")[:CANDIDATES]
+        candidates = open_indices[order]
+        chosen = features[row, candidates]
+        # Which candidate the text alone prefers, and whether the text is
+        # more like mail of no dossier than like any of them: what a
+        # weighted sum of the other signals cannot say (a co-owner who is a
+        # party to a water damage writing about the scaffolding of the
+        # facade works).
+        texts = chosen[:, _TEXT]
+        best_text = float(texts.max(initial=0.0))
+        if best_text > 0.02:
+            chosen[:, _COLUMN["text_best"]] = texts >= best_text
+        nearest = chosen[:, _NEAREST]
+        best_nearest = float(nearest.max(initial=0.0))
+        none_near = float(none_nearest[row])
+        if best_nearest > 0.02 and best_nearest >= none_near:
+            chosen[:, _COLUMN["nearest_best"]] = nearest >= best_nearest
+        none_text = float(none_texts[row])
+        unknown = (
+            not who.persons
+            and not who.company_ids
+            and not open_senders[row]
+            and not open_companies[row]
+        )
+        none_history = sum(stats.none_by_sender.get(a, 0) for a in mail.correspondents)
+        listed = candidates.tolist()
+        signals.append(
+            _Signals(
+                candidates=candidates,
+                features=chosen,
+                none_features=np.array(
+                    [
+                        1.0,
+                        1.0 if unknown else 0.0,
+                        none_text,
+                        math.log1p(max(0, none_history)),
+                        1.0 if none_text > best_text else 0.0,
+                        none_near,
+                        1.0 if none_near > best_nearest else 0.0,
+                    ]
+                ),
+                mail=mail,
+                mentions=mentions[row],
+                sender_counts=senders[row, candidates],
+                company_counts=companies[row, candidates],
+                company_names=[who.company_names.get(i, "") for i in listed],
+                company_party_here=np.array(
+                    [float(who.company_party_here.get(i, 0)) for i in listed]
+                ),
+                party_lots=[who.party_lots.get(i, "") for i in listed],
+                council=np.array(
+                    [int(directory.condominium_of[i]) in who.council for i in listed], dtype=bool
+                ),
             )
-            since_opened = (mail.at - directory.opened_at) / DAY
-            features[:, _COLUMN["recently_opened"]] = np.where(
-                since_opened >= -1, np.exp(-np.clip(since_opened, 0, None) / 14.0), 0.0
-            )
-
-        for address in correspondents:
-            for index in stats.by_sender.get(address, ()):
-                last = stats.sender_last.get((address, index))
-                if last is not None and last <= mail.at:
-                    recent = math.exp(-(mail.at - last) / DAY / 30.0)
-                    column = _COLUMN["sender_recent"]
-                    features[index, column] = max(features[index, column], recent)
-
-    first = features[open_indices] @ _PREFILTER
-    order = np.argsort(-first, kind="stable")[:CANDIDATES]
-    candidates = open_indices[order]
-    chosen = features[candidates]
-    # Which candidate the text alone prefers, and whether the text is more
-    # like mail of no dossier than like any of them: what a weighted sum of
-    # the other signals cannot say (a co-owner who is a party to a water
-    # damage writing about the scaffolding of the facade works).
-    texts = chosen[:, _COLUMN["text"]]
-    best_text = float(texts.max(initial=0.0))
-    if best_text > 0.02:
-        chosen[:, _COLUMN["text_best"]] = texts >= best_text
-    nearest = chosen[:, _COLUMN["nearest"]]
-    best_nearest = float(nearest.max(initial=0.0))
-    if best_nearest > 0.02 and best_nearest >= none_nearest:
-        chosen[:, _COLUMN["nearest_best"]] = nearest >= best_nearest
-    none_text = stats.none_score(vector)
-    unknown = not persons and not company_ids and not open_senders and not open_companies
-    none_history = sum(stats.none_by_sender.get(address, 0) for address in correspondents)
-    return _Signals(
-        candidates=candidates,
-        features=chosen,
-        none_features=np.array(
-            [
-                1.0,
-                1.0 if unknown else 0.0,
-                none_text,
-                math.log1p(max(0, none_history)),
-                1.0 if none_text > best_text else 0.0,
-                none_nearest,
-                1.0 if none_nearest > best_nearest else 0.0,
-            ]
-        ),
-        mail=mail,
-        mentions=mentions,
-        sender_counts=senders[candidates],
-        company_counts=companies[candidates],
-        company_names=[company_names[i] for i in candidates],
-        company_party_here=company_party_here[candidates],
-        party_lots=[party_lots[i] for i in candidates],
-        council=np.isin(directory.condominium_of[candidates], list(council)),
-    )
+        )
+    return signals
 
 
 # ---------------------------------------------------------------------------
@@ -1260,6 +1381,10 @@ def _fit_weights(examples: list[tuple[np.ndarray, np.ndarray, int]]) -> np.ndarr
         gap = weights - PRIOR_WEIGHTS
         return loss + 0.5 * L2 * float(gap @ gap), np.concatenate([grad_w, grad_v]) + L2 * gap
 
+    # Imported here: a third of a second, and only a model with enough
+    # examples to fit needs it.
+    from scipy.optimize import minimize
+
     result = minimize(
         objective, PRIOR_WEIGHTS.copy(), jac=True, method="L-BFGS-B", options={"maxiter": 300}
     )
@@ -1270,17 +1395,99 @@ def _fit_weights(examples: list[tuple[np.ndarray, np.ndarray, int]]) -> np.ndarr
 # The model of one agency
 
 
-def _vectorizer(documents: int) -> TfidfVectorizer:
-    return TfidfVectorizer(
-        strip_accents="unicode",
-        lowercase=True,
-        ngram_range=(1, 2),
-        min_df=2 if documents >= 20 else 1,
-        max_df=0.5 if documents >= 20 else 1.0,
-        max_features=200_000,
-        sublinear_tf=True,
-        dtype=np.float64,
-    )
+# The text model: TF-IDF on words and word pairs (`suggest_text.terms`), with
+# these settings of scikit-learn's TfidfVectorizer (`_Vocabulary`):
+#   TfidfVectorizer(strip_accents="unicode", lowercase=True,
+#       token_pattern=suggest_text.TOKEN_PATTERN, ngram_range=(1, 2), min_df=…, max_df=…,
+#       max_features=MAX_TERMS, sublinear_tf=True, dtype=np.float64)
+# where min_df and max_df are `_document_bounds`.
+MAX_TERMS = 200_000
+
+
+def _document_bounds(documents: int) -> tuple[int, float]:
+    """min_df and max_df for a vocabulary learnt on `documents` texts: a
+    term must be in two of them and in at most half (a handful of texts: in
+    one, and in any number)."""
+    return (2, 0.5) if documents >= 20 else (1, 1.0)
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """The terms the text model knows, and their inverse document
+    frequencies: what the TfidfVectorizer described above learns by `fit`,
+    computed as it does (a test keeps them equal). Lanterne computes them
+    itself so that a process filing mail never loads scikit-learn, whose
+    import costs more CPU (0.7 s) than suggesting dossiers for a thousand
+    messages."""
+
+    index: dict[str, int]  # term → column; columns in the terms' alphabetical order
+    idf: np.ndarray  # per column: ln((1 + documents) / (1 + documents with the term)) + 1
+
+    @classmethod
+    def fit(cls, documents: Sequence[str]) -> _Vocabulary | None:
+        """The vocabulary of `documents`; None when no term is left (the
+        vectorizer refuses to fit then)."""
+        count = len(documents)
+        low, high_share = _document_bounds(count)
+        high = high_share * count
+        in_documents: Counter[str] = Counter()
+        occurrences: Counter[str] = Counter()
+        for text in documents:
+            found = terms(text)
+            occurrences.update(found)
+            in_documents.update(set(found))
+        if not in_documents or high < low:
+            return None
+        known = sorted(in_documents)
+        frequency = np.array([in_documents[term] for term in known], dtype=np.int64)
+        keep = (frequency <= high) & (frequency >= low)
+        if keep.sum() > MAX_TERMS:
+            # The most frequent terms, chosen by the vectorizer's very call
+            # on the same numbers in the same order: the same ties are kept.
+            total = np.array([occurrences[term] for term in known], dtype=np.float64)
+            chosen = (-total[keep]).argsort()[:MAX_TERMS]
+            limited = np.zeros(len(known), dtype=bool)
+            limited[np.flatnonzero(keep)[chosen]] = True
+            keep = limited
+        kept = np.flatnonzero(keep)
+        if not len(kept):
+            return None
+        idf = np.full(len(kept), float(count + 1))
+        idf /= frequency[kept].astype(np.float64) + 1.0
+        np.log(idf, out=idf)
+        idf += 1.0
+        return cls(index={known[i]: column for column, i in enumerate(kept.tolist())}, idf=idf)
+
+    def vectorize(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The TF-IDF vectors of `texts` (rows), l2-normalised: the
+        vectorizer's `transform(texts)`, the same numbers (to the last bits
+        of rounding)."""
+        return self.vectorize_words([words(text) for text in texts])
+
+    def vectorize_words(self, texts: Sequence[list[str]]) -> sp.csr_matrix:
+        """`vectorize` of texts given by their words (`suggest_text.words`).
+        The terms of all the texts are counted at once."""
+        get = self.index.get
+        found: list[int] = []
+        ends = [0]
+        for text in texts:
+            found += [column for column in map(get, text) if column is not None]
+            found += [column for column in map(get, pairs(text)) if column is not None]
+            ends.append(len(found))
+        size = len(self.index)
+        if not found:
+            return sp.csr_matrix((len(texts), size))
+        # (text, term) pairs as one number each, counted, in text then term order.
+        texts_of = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(ends))
+        keys, tf = np.unique(texts_of * size + np.array(found, dtype=np.int64), return_counts=True)
+        rows, columns = np.divmod(keys, size)
+        weights = (1.0 + np.log(tf)) * self.idf[columns]  # sublinear tf × idf
+        indptr = np.searchsorted(rows, np.arange(len(texts) + 1))
+        for start, end in itertools.pairwise(indptr.tolist()):
+            if end > start:
+                row = weights[start:end]
+                row /= np.sqrt(row @ row)
+        return sp.csr_matrix((weights, columns, indptr), shape=(len(texts), size))
 
 
 @dataclass
@@ -1300,49 +1507,22 @@ class _Model:
     signature: tuple[Any, ...]
     audit_seen: int  # the last audit row of the agency taken into account
     directory: _Directory
-    vectorizer: TfidfVectorizer | None
+    vectorizer: _Vocabulary | None
     weights: np.ndarray
     examples: int  # training examples the weights were fitted on
     fitted_on: int  # training messages when the vocabulary and weights were fitted
     stats: _Stats
     titles: sp.csr_matrix | None  # terms × dossiers: title and description vectors
     known: dict[int, _Known]  # training messages by pk
-    _analyzer: Any = None
-    _idf: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def vocabulary(self) -> int:
-        return len(self.vectorizer.vocabulary_) if self.vectorizer is not None else 0
+        return len(self.vectorizer.index) if self.vectorizer is not None else 0
 
-    def vectorize(self, texts: list[str]) -> sp.csr_matrix:
-        if self.vectorizer is None or not texts:
-            return sp.csr_matrix((len(texts), self.vocabulary))
-        return self.vectorizer.transform(texts).tocsr()
-
-    def vectorize_one(self, text: str) -> sp.csr_matrix:
-        """`vectorize([text])`, the same numbers, without scikit-learn's
-        input validation: a tenth of the time, and it runs for every
-        suggestion."""
+    def vectorize(self, texts: Sequence[str]) -> sp.csr_matrix:
         if self.vectorizer is None:
-            return sp.csr_matrix((1, 0))
-        if self._analyzer is None:
-            self._analyzer = self.vectorizer.build_analyzer()
-            self._idf = np.asarray(self.vectorizer.idf_)
-        vocabulary = self.vectorizer.vocabulary_
-        counts = Counter(
-            index for token in self._analyzer(text) if (index := vocabulary.get(token)) is not None
-        )
-        if not counts:
-            return sp.csr_matrix((1, self.vocabulary))
-        columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        order = np.argsort(columns)
-        columns = columns[order]
-        tf = np.fromiter(counts.values(), dtype=float, count=len(counts))[order]
-        values = (1.0 + np.log(tf)) * self._idf[columns]  # sublinear tf × idf
-        values /= np.sqrt(values @ values)  # l2 norm, as TfidfVectorizer
-        return sp.csr_matrix(
-            (values, columns, np.array([0, len(columns)])), shape=(1, self.vocabulary)
-        )
+            return sp.csr_matrix((len(texts), 0))
+        return self.vectorizer.vectorize(texts)
 
 
 def _fit(agency_id: int, signature: tuple[Any, ...]) -> _Model:
@@ -1354,13 +1534,8 @@ def _fit(agency_id: int, signature: tuple[Any, ...]) -> _Model:
         for row in _training_rows(agency_id, with_text=True)
     ]
     mails.sort(key=lambda m: (m.at if not math.isnan(m.at) else 0.0, m.pk or 0))
-    documents = [m.text for m in mails] + directory.titles
-    vectorizer: TfidfVectorizer | None = _vectorizer(len(documents))
-    assert vectorizer is not None
-    try:
-        vectorizer.fit(documents)
-    except ValueError:  # no usable word at all (an empty agency)
-        vectorizer = None
+    # No vocabulary when there is no usable word at all (an empty agency).
+    vectorizer = _Vocabulary.fit([m.text for m in mails] + directory.titles)
     model = _Model(
         agency_id=agency_id,
         signature=signature,
@@ -1397,32 +1572,39 @@ def _fit(agency_id: int, signature: tuple[Any, ...]) -> _Model:
     for start in range(0, len(mails), TRAINING_BLOCK):
         block = mails[start : start + TRAINING_BLOCK]
         stats.nearest.limit = start
+        # Examples are the mail that reaches the suggestions: the first of
+        # its conversation, without a reference of Lanterne's.
+        rows: list[int] = []
         for offset, mail in enumerate(block):
-            # Examples are the mail that reaches the suggestions: the first of
-            # its conversation, without a reference of Lanterne's.
             if mail.thread_id is not None:
                 if mail.thread_id in seen_threads:
                     continue
                 seen_threads.add(mail.thread_id)
-            if mail.referenced:
-                continue
-            at = mail.at
-            open_mask = (directory.opened_at <= at + DAY) & ~(directory.closed_at < at - DAY)
-            signals = _signals(
-                directory,
-                stats,
-                model.titles,
-                mail,
-                vectors[start + offset],
-                _mentions(directory, mail.text),
-                open_mask,
-            )
-            if signals is None:
-                continue
-            right = np.flatnonzero(signals.candidates == mail.label)
-            examples.append(
-                (signals.features, signals.none_features, int(right[0]) if len(right) else -1)
-            )
+            if not mail.referenced:
+                rows.append(start + offset)
+        if rows:
+            chosen = [mails[row] for row in rows]
+            at = np.array([mail.at for mail in chosen])[:, None]
+            open_masks = (directory.opened_at <= at + DAY) & ~(directory.closed_at < at - DAY)
+            for mail, signals in zip(
+                chosen,
+                _signals(
+                    directory,
+                    stats,
+                    model.titles,
+                    chosen,
+                    vectors[rows],
+                    [_mentions(directory, *_folded(mail.text)) for mail in chosen],
+                    open_masks,
+                ),
+                strict=True,
+            ):
+                if signals is None:
+                    continue
+                right = np.flatnonzero(signals.candidates == mail.label)
+                examples.append(
+                    (signals.features, signals.none_features, int(right[0]) if len(right) else -1)
+                )
         stats.add_block(directory, block, vectors[start : start + len(block)])
     stats.nearest.limit = None
     model.examples = len(examples)
@@ -1571,7 +1753,7 @@ def _messages_update(model: _Model, pks: set[int]) -> None:
         if not _trains(row):
             continue
         mail = _mail_from_row(directory, row, with_text=True)
-        vector = model.vectorize_one(mail.text)
+        vector = model.vectorize([mail.text])
         mail.text = ""
         model.stats.add_one(directory, mail, vector)
         model.known[row["pk"]] = _Known(vector, mail)
@@ -1729,12 +1911,22 @@ def _at(name: str) -> str:
     return "à " + name
 
 
+@functools.cache
+def _type_label(value: str) -> str:
+    """A dossier type's French name, in lower case, for the reasons (once
+    per process: switching the language costs more than writing a reason)."""
+    with translation.override("fr"):
+        return str(DossierType(value).label).lower()
+
+
 def _reason(model: _Model, signals: _Signals, position: int) -> str:
     """The signals that made this suggestion, strongest first, in words a
     manager reads (at most three)."""
     directory = model.directory
-    features = signals.features[position]
-    contributions = features * model.weights[: len(FEATURES)]
+    # As Python numbers: read a dozen times each (the same products and sums).
+    features = signals.features[position].tolist()
+    weights = model.weights[: len(FEATURES)].tolist()
+    contributions = [value * weight for value, weight in zip(features, weights, strict=True)]
     index = int(signals.candidates[position])
     condominium = directory.condominium_names[int(directory.condominium_of[index])]
     who = "le destinataire" if signals.mail.outbound else "l'expéditeur"
@@ -1810,8 +2002,7 @@ def _reason(model: _Model, signals: _Signals, position: int) -> str:
     elif features[_COLUMN["text"]] >= 0.05:
         say(("text", "text_best", "nearest"), "texte proche des courriels du dossier")
     if features[_COLUMN["type_text"]] >= 0.05:
-        with translation.override("fr"):
-            kind = str(DossierType(directory.dossiers[index].type).label).lower()
+        kind = _type_label(directory.dossiers[index].type)
         say(("type_text",), f"ressemble aux courriels des dossiers « {kind} »")
     if features[_COLUMN["title"]] >= 0.05:
         say(("title",), f"proche de l'intitulé « {directory.titles[index].splitlines()[0]} »")
@@ -1832,46 +2023,105 @@ def message_suggestions(message: Message, *, limit: int = 3) -> list[Suggestion]
     with _cache.use(message.agency_id) as model:
         if model is None:
             return []
-        return _suggest(model, message, limit=limit)
+        return _suggest(model, [message], limit=limit)[0]
+
+
+class SuggestionSession:
+    """The suggestions of one agency's model, brought up to date once, for
+    many messages (see `suggestion_session`)."""
+
+    def __init__(self, agency_id: int, model: _Model | None) -> None:
+        self.agency_id = agency_id
+        self._model = model
+
+    def __call__(self, message: Message, limit: int = 3) -> list[Suggestion]:
+        """`message_suggestions(message, limit=limit)`."""
+        return self.many([message], limit=limit)[0]
+
+    def many(
+        self,
+        messages: Sequence[Message],
+        limit: int = 3,
+        *,
+        texts: Mapping[int, PreparedText] | None = None,
+    ) -> list[list[Suggestion]]:
+        """`message_suggestions` of each of `messages`, the same suggestions,
+        computed together (see `_signals`): what makes suggestions cheap for
+        an import. `texts`: their texts prepared ahead, by pk (`_suggest`)."""
+        if any(message.agency_id != self.agency_id for message in messages):
+            raise ValueError("the message belongs to another agency")
+        if self._model is None:
+            return [[] for _message in messages]
+        return _suggest(self._model, messages, limit=limit, texts=texts)
 
 
 @contextlib.contextmanager
-def suggestion_session(agency_id: int) -> Iterator[Any]:
+def suggestion_session(agency_id: int) -> Iterator[SuggestionSession]:
     """Many `message_suggestions` for one agency's messages with the model
     brought up to date once, when the session opens: what a bulk import uses
-    for a batch (`autofile.messages_autofile`). Yields `suggest(message,
-    limit=3)`. The model is held for the session (the agency's lock): no
-    filing may run inside it — close it first (a filing may update the model)."""
+    for a batch (`autofile.messages_autofile`). Yields a `SuggestionSession`:
+    `session(message, limit=3)`, or `session.many(messages, limit=3)`. The
+    model is held for the session (the agency's lock): no filing may run
+    inside it — close it first (a filing may update the model)."""
     with _cache.use(agency_id) as model:
-
-        def suggest(message: Message, limit: int = 3) -> list[Suggestion]:
-            if message.agency_id != agency_id:
-                raise ValueError("the message belongs to another agency")
-            if model is None:
-                return []
-            return _suggest(model, message, limit=limit)
-
-        yield suggest
+        yield SuggestionSession(agency_id, model)
 
 
-def _suggest(model: _Model, message: Message, *, limit: int) -> list[Suggestion]:
+def _suggest(
+    model: _Model,
+    messages: Sequence[Message],
+    *,
+    limit: int,
+    texts: Mapping[int, PreparedText] | None = None,
+) -> list[list[Suggestion]]:
+    """The suggestions of each of `messages` (all of the model's agency).
+    `texts` may hold, by message pk, their text already prepared
+    (`suggest_text.PreparedText`, by the parse workers of an import); one is
+    used only when it is the message's own text."""
     directory = model.directory
     if not directory.is_open.any():
         # No open dossier: nothing to suggest, and no need to read the mail.
-        return []
-    mail = _mail_of(directory, message)
-    vector = model.vectorize_one(mail.text)
-    signals = _signals(
-        directory,
-        model.stats,
-        model.titles,
-        mail,
-        vector,
-        _mentions(directory, mail.text),
-        directory.is_open,
-    )
+        return [[] for _message in messages]
+    found: list[list[Suggestion]] = []
+    for start in range(0, len(messages), SCORING_BLOCK):
+        block = messages[start : start + SCORING_BLOCK]
+        mails = [_mail_of(directory, message) for message in block]
+        given = texts or {}
+        prepared = [
+            text
+            if (text := given.get(message.pk)) is not None and text.text == mail.text
+            # Nothing prepared, or not this text: read it here.
+            else PreparedText.of(mail.text)
+            for message, mail in zip(block, mails, strict=True)
+        ]
+        vectors = (
+            model.vectorizer.vectorize_words([text.words for text in prepared])
+            if model.vectorizer is not None
+            else model.vectorize([mail.text for mail in mails])
+        )
+        every = _signals(
+            directory,
+            model.stats,
+            model.titles,
+            mails,
+            vectors,
+            [_mentions(directory, text.folded, text.lot_numbers) for text in prepared],
+            np.broadcast_to(directory.is_open, (len(mails), directory.size)),
+        )
+        found.extend(
+            _suggestions(model, message, signals, limit=limit)
+            for message, signals in zip(block, every, strict=True)
+        )
+    return found
+
+
+def _suggestions(
+    model: _Model, message: Message, signals: _Signals | None, *, limit: int
+) -> list[Suggestion]:
+    """The best `limit` dossiers of a message's signals, with their reasons."""
     if signals is None:
         return []
+    directory = model.directory
     probabilities, _none = _probabilities(model.weights, signals)
     if model.examples < MIN_EXAMPLES:
         # Prior weights only: suggest, never file automatically.

@@ -16,13 +16,17 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sklearn.feature_extraction.text import TfidfVectorizer
 
+from benchmarks.filing_eval.corpus import generate
 from lanterne.condominiums.models import Agency, Company, Condominium, Person
 from lanterne.dossiers.choices import DossierStatus, DossierType
 from lanterne.dossiers.models import Dossier
 from lanterne.dossiers.policy import Viewer
-from lanterne.mail import suggest
-from lanterne.mail.filing import message_file, message_mark_not_dossier_related
+from lanterne.mail import suggest, suggest_text
+from lanterne.mail.filing import message_file, message_mark_not_dossier_related, text_fold
 from lanterne.mail.models import FilingMethod, Message
 from lanterne.mail.services import mail_receive_and_process
 from lanterne.mail.suggest import (
@@ -361,11 +365,13 @@ def test_updates_one_filing_at_a_time_match_a_rebuild(office: Office, gardens: D
     model = suggest._cache.model(office.agency.pk)
     assert model is not None and set(model.known) == {m.pk for m in mails[:4]}
     rebuilt = suggest._rebuild(copy.deepcopy(model), model.signature)
-    probe = model.vectorize_one("Tonte des pelouses et taille des haies, ballon d'eau chaude")
+    probe = model.vectorize(
+        ["Tonte des pelouses et taille des haies, ballon d'eau chaude", "Fuite au lot 12"]
+    )
     size = model.directory.size
     assert np.allclose(model.stats.text_scores(probe), rebuilt.stats.text_scores(probe))
     assert np.allclose(model.stats.type_scores(probe), rebuilt.stats.type_scores(probe))
-    assert model.stats.none_score(probe) == pytest.approx(rebuilt.stats.none_score(probe))
+    assert np.allclose(model.stats.none_scores(probe), rebuilt.stats.none_scores(probe))
     assert model.stats.nearest is not None and rebuilt.stats.nearest is not None
     for ours, theirs in zip(
         model.stats.nearest.nearest(probe, size),
@@ -496,19 +502,174 @@ def test_queries_per_suggestion_do_not_grow_with_dossiers(office: Office) -> Non
     assert len(suggestions) == 3
 
 
-def test_the_fast_vectorisation_matches_scikit_learns(office: Office) -> None:
-    message = receive(
-        office.agency,
-        sender="Marie Girard <marie.girard@gmail.com>",
-        subject="Fuite colonne d'eau chaude",
-        body="La fuite de la colonne d'eau chaude continue, chaude, chaude.",
+# Text a mail may hold: accents decomposed or not, ligatures, compatibility
+# forms, scripts whose case rules differ, marks that are not accents.
+_TRICKY_TEXTS = [
+    "Résidence Les Tilleuls — Lot n° 12, escalier B",
+    "Re\u0301sidence LES TILLEULS\u00a0: la fuite s'aggrave !",
+    "ﬁn de chantier ; Œuvre, cœur, naïve, Noël, garçon, Ærø",
+    "Straße ẞ İstanbul ǅemal ΣΊΣΥΦΟΣ ﬀ ①②③ ＡＢＣ ™ ½",
+    "हिन्दी ไทย 한국어 العربية עִברִית",
+    "a\u0308\u0301 e\u20dd \u1ab0x \U0001d400\U0001d401",
+]
+
+
+def _scikit_learn_vectorizer(documents: int) -> TfidfVectorizer:
+    """The vectorizer `suggest._Vocabulary` reproduces, with the settings the
+    module states."""
+    min_df, max_df = suggest._document_bounds(documents)
+    return TfidfVectorizer(
+        strip_accents="unicode",
+        lowercase=True,
+        token_pattern=suggest_text.TOKEN_PATTERN,
+        ngram_range=(1, 2),
+        min_df=min_df,
+        max_df=max_df,
+        max_features=suggest.MAX_TERMS,
+        sublinear_tf=True,
+        dtype=np.float64,
     )
-    message_suggestions(message)
-    model = suggest._cache.model(office.agency.pk)
-    assert model is not None
-    for text in ["Fuite fuite colonne d'eau chaude", "rien de connu", "", "Remplacement ballon"]:
-        expected = model.vectorize([text]).toarray()
-        assert abs(model.vectorize_one(text).toarray() - expected).max() < 1e-9
+
+
+def _corpus_texts(seed: int, messages: int) -> list[str]:
+    corpus = generate(seed, messages=messages, months=2)
+    return [f"{m.subject}\n{m.subject}\n" + "\n\n".join(m.paragraphs) for m in corpus.messages]
+
+
+def _assert_vocabulary_is_scikit_learns(documents: list[str], probes: list[str]) -> None:
+    ours = suggest._Vocabulary.fit(documents)
+    theirs = _scikit_learn_vectorizer(len(documents))
+    try:
+        theirs.fit(documents)
+    except ValueError:
+        assert ours is None
+        return
+    assert ours is not None
+    assert ours.index == {term: int(column) for term, column in theirs.vocabulary_.items()}
+    assert np.array_equal(ours.idf, theirs.idf_)
+    texts = documents + probes
+    difference = ours.vectorize(texts).toarray() - theirs.transform(texts).toarray()
+    assert np.abs(difference).max(initial=0.0) < 1e-12
+
+
+@pytest.mark.parametrize(("seed", "messages"), [(3, 400), (4, 40)])
+def test_the_vocabulary_is_scikit_learns(seed: int, messages: int) -> None:
+    """The text model learns the terms and weights scikit-learn's
+    TfidfVectorizer learns, and gives mail the same vectors, without loading
+    scikit-learn."""
+    texts = _corpus_texts(seed, messages)
+    probes = ["Fuite fuite colonne d'eau chaude", "rien de connu", "", "Remplacement ballon"]
+    for documents in (texts, texts[:12], texts[:1], [], ["a b c", "d"], ["é"] * 30):
+        _assert_vocabulary_is_scikit_learns(documents, probes)
+
+
+def test_the_vocabulary_keeps_the_terms_scikit_learn_keeps_beyond_its_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past `MAX_TERMS`, the most frequent terms are kept, ties broken as
+    scikit-learn breaks them."""
+    monkeypatch.setattr(suggest, "MAX_TERMS", 60)
+    texts = _corpus_texts(5, 200)
+    assert len(_scikit_learn_vectorizer(len(texts)).fit(texts).vocabulary_) == 60
+    _assert_vocabulary_is_scikit_learns(texts, ["Fuite au lot 12"])
+
+
+@given(st.lists(st.text() | st.sampled_from(_TRICKY_TEXTS), max_size=25))
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_the_vocabulary_of_any_texts_is_scikit_learns(documents: list[str]) -> None:
+    _assert_vocabulary_is_scikit_learns(documents, _TRICKY_TEXTS)
+
+
+def test_suggestions_of_many_messages_are_each_ones_alone(office: Office, gardens: Dossier) -> None:
+    """A session scores messages together (what an import does): each gets
+    the suggestions, scores and reasons it gets alone."""
+    for day in range(1, 4):
+        file_by_hand(_gardener_mail(office, day), gardens)
+    file_by_hand(
+        receive(
+            office.agency,
+            sender="Marie Girard <marie.girard@gmail.com>",
+            subject="Fuite au plafond",
+            body="La fuite de mon lot 12 aux Tilleuls continue.",
+        ),
+        office.leak,
+    )
+    messages = [
+        _gardener_mail(office, 9),
+        receive(
+            office.agency,
+            sender="Marie Girard <marie.girard@gmail.com>",
+            subject="Toujours la fuite",
+            body="Bonjour, l'eau coule encore chez moi, lot 12.",
+        ),
+        receive(
+            office.agency,
+            sender="Jean Martin <jean.martin@plomberie-martin.fr>",
+            subject="Devis ballon",
+            body="Voici notre devis pour le ballon d'eau chaude du Belvédère.",
+        ),
+        receive(
+            office.agency,
+            sender="Inconnu <quelquun@exemple.org>",
+            subject="",
+            body="",
+        ),
+        receive(
+            office.agency,
+            sender="Syndic Voisin <contact@voisin.fr>",
+            subject="Le Belvédère, lots 3 et 12",
+            body="Résidence Les Tilleuls ou Belvédère ? Lot n° 3.",
+        ),
+    ]
+    alone = [message_suggestions(message, limit=5) for message in messages]
+    with suggest.suggestion_session(office.agency.pk) as session:
+        together = session.many(messages, limit=5)
+        assert session(messages[1], limit=5) == alone[1]
+        # Texts prepared ahead (by an import's parse workers) are used when
+        # they are the messages' own, and ignored when they are not.
+        own = {
+            m.pk: suggest_text.PreparedText.of(
+                suggest_text.mail_text(m.subject, m.new_text or m.text)
+            )
+            for m in messages
+        }
+        assert session.many(messages, limit=5, texts=own) == alone
+        other = suggest_text.PreparedText.of("Fuite au lot 12 des Tilleuls, ballon du Belvédère")
+        assert session.many(messages, limit=5, texts=dict.fromkeys(own, other)) == alone
+        with pytest.raises(ValueError, match="another agency"):
+            session.many([messages[0], _foreign_mail(office)])
+    assert together == alone
+    assert all(alone[:3]) and alone[1][0].dossier == office.leak
+
+
+def _foreign_mail(office: Office) -> Message:
+    return receive(
+        office.foreign.agency,
+        sender="Jean Martin <jean.martin@plomberie-martin.fr>",
+        subject="Devis",
+        body="Voici notre devis.",
+        to="gestion@voisin.fr",
+    )
+
+
+@given(st.text() | st.sampled_from(_TRICKY_TEXTS))
+@example("")
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_the_fast_text_folding_is_the_rules_folding(text: str) -> None:
+    assert suggest_text.fold(text) == text_fold(text)
+
+
+@given(st.text() | st.sampled_from(_TRICKY_TEXTS))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_the_fast_terms_are_scikit_learns(text: str) -> None:
+    analyse = _scikit_learn_vectorizer(100).build_analyzer()
+    assert suggest_text.terms(text) == analyse(text)
 
 
 @pytest.mark.parametrize(
