@@ -78,6 +78,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    # For its static files: the API's documentation serves Swagger UI from
+    # them rather than from a CDN (lanterne/api/endpoints.py).
+    "ninja",
     "lanterne.accounts",
     "lanterne.condominiums",
     "lanterne.dossiers",
@@ -87,6 +90,10 @@ INSTALLED_APPS = [
     "lanterne.mail",
     "lanterne.notifications",
     "lanterne.reminders",
+    "lanterne.api",
+    "lanterne.exports",
+    "lanterne.privacy",
+    "lanterne.search",
 ]
 
 MIDDLEWARE = [
@@ -271,6 +278,33 @@ MAIL_MAX_BYTES = int(env_str("LANTERNE_MAIL_MAX_BYTES", str(50 * 1024 * 1024)))
 # Largest document accepted by upload, in bytes.
 DOCUMENT_MAX_BYTES = int(env_str("LANTERNE_DOCUMENT_MAX_BYTES", str(25 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Retention of documents and of erased persons' data (lanterne.privacy) ---------
+# Years a document is kept, per kind (lanterne/documents/choices.py), counted from
+# the end of its validity, else its date, else its upload — in a dossier, not
+# before the dossier is closed; None: kept for the building's life (the
+# syndicate's archives, loi du 10 juillet 1965 art. 18). Ten years for accounting
+# and works papers (code de commerce L123-22; code civil art. 1792-4-1), five for
+# contracts and lists of persons (code civil art. 2224). `lanterne apply-retention`
+# deletes what is past it. LANTERNE_RETENTION_YEARS overrides kinds, e.g.
+# "photo=5,letter=none". A kind missing here is kept.
+RETENTION_YEARS: dict[str, int | None] = {
+    "quote": 10, "invoice": 10, "report": 10, "photo": 10, "work_order": 10, "letter": 10,
+    "bylaws": None, "summary_sheet": None, "maintenance_log": None, "diagnostic_dtg": None,
+    "diagnostic_asbestos": None, "diagnostic_energy": None, "minutes": None,
+    "insurance_contract": 5, "maintenance_contract": 5, "syndic_contract": 5,
+    "owner_account": 10, "charges_statement": 10, "works_fund_share": 10,
+    "call_for_funds": 10, "accounts": 10, "bank_statement": 10, "owners_list": 5,
+    "syndic_credentials": 5, "legal_proceedings": None, "other": None,
+}  # fmt: skip
+for _item in env_list("LANTERNE_RETENTION_YEARS"):
+    _kind, _sep, _years = (part.strip().lower() for part in _item.partition("="))
+    if not (_years == "none" or _years.isdigit()):
+        raise ImproperlyConfigured(f"LANTERNE_RETENTION_YEARS: {_item!r} is not KIND=YEARS|none")
+    RETENTION_YEARS[_kind] = None if _years == "none" else int(_years)
+# What an erased person leaves in the audit log and the agency's reminders is kept
+# this many years after the erasure (evidence: code civil art. 2224), then purged.
+ERASED_PERSON_RETENTION_YEARS = int(env_str("LANTERNE_ERASED_PERSON_RETENTION_YEARS", "5"))
 
 # --- Outgoing mail ------------------------------------------------------------------
 # SMTP when LANTERNE_SMTP_HOST is set; otherwise mails are written as files in

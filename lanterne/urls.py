@@ -17,6 +17,11 @@ urlpatterns = [
     path("courriels/", include("lanterne.mail.urls")),
     path("notifications/", include("lanterne.notifications.urls")),
     path("relances/", include("lanterne.reminders.urls")),
+    path("api/", include("lanterne.api.urls")),
+    path("exports/", include("lanterne.exports.urls")),
+    path("donnees-personnelles/", include("lanterne.privacy.urls")),
+    path("recherche/", include("lanterne.search.urls")),
+    path("journal/", include("lanterne.audit.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -26,10 +26,19 @@ class AuditAction(models.TextChoices):
     # its personal data shown unmasked with a reason.
     PUBLISHED = "published", _("publication")
     UNMASKED = "unmasked", _("démasquage")
+    # Privacy (lanterne.privacy): a person's data exported (RGPD art. 15 and
+    # 20), a person anonymised when they leave (art. 17), and the retention
+    # periods applied (documents and erased persons' data past them deleted).
+    # `exported` also fits other exports (a dossier, an agency's archive).
+    EXPORTED = "exported", _("export")
+    ERASED = "erased", _("anonymisation")
+    RETENTION_APPLIED = "retention_applied", _("durées de conservation appliquées")
 
 
 class AuditLog(models.Model):
-    """One recorded action. Rows are only ever added."""
+    """One recorded action. Rows are only ever added — with one exception: an
+    erased person's data left in the summaries of the rows about them is
+    removed once its retention period is over (`lanterne.privacy.retention`)."""
 
     agency = models.ForeignKey(
         "condominiums.Agency", on_delete=models.CASCADE, null=True, related_name="audit_log"
@@ -48,7 +57,12 @@ class AuditLog(models.Model):
         verbose_name = _("entrée du journal")
         verbose_name_plural = _("journal d'audit")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            # The journal page (lanterne.audit.views): an agency's rows newest
+            # first, by keyset pages on (created_at, id).
+            models.Index(fields=["agency", "created_at", "id"], name="audit_agency_keyset"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.summary}"

@@ -26,7 +26,8 @@ The rules (GLOSSARY.md, "Audiences"):
   personal data of others masked, and its HTML version (which cannot be
   masked) not at all, until staff unmask that mail.
 - A co-owner sees other persons' names on a dossier they may see, never their
-  contact details; only staff read the contact book.
+  contact details; only staff read the contact book. Likewise the lots of a
+  condominium: staff list them all, a co-owner their own.
 - Recording the council's opinion as a decision is for the council's chair.
 """
 
@@ -38,13 +39,15 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import F, Q, QuerySet
 
 from lanterne.condominiums.choices import CouncilRole, StaffRole
-from lanterne.condominiums.models import Condominium, CouncilMembership, Ownership, Person
+from lanterne.condominiums.models import Condominium, CouncilMembership, Lot, Ownership, Person
 
 from .choices import Audience
 
 if TYPE_CHECKING:
+    from lanterne.audit.models import AuditLog
     from lanterne.documents.models import Document
     from lanterne.mail.models import Attachment, Message
+    from lanterne.search.models import SearchDocument
 
     from .models import Dossier, TimelineEntry
 
@@ -90,21 +93,30 @@ class Viewer:
         )
 
     @classmethod
-    def for_user(cls, user: Any) -> Viewer:
-        """Read the roles of a login (three queries), or the anonymous viewer."""
+    def for_user(cls, user: Any, *, agency_id: int | None = None) -> Viewer:
+        """Read the roles of a login (three queries), or the anonymous viewer.
+
+        With `agency_id`, only the roles the login holds in that agency: an API
+        token is scoped to one agency (`lanterne.api`), so a login known to
+        two agencies reads through it as if it knew only the token's."""
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
             return cls.anonymous()
+        in_agency = Q() if agency_id is None else Q(agency_id=agency_id)
         persons = list(
-            Person.objects.filter(user_id=user.pk).values("id", "agency_id", "staff_role")
+            Person.objects.filter(in_agency, user_id=user.pk).values(
+                "id", "agency_id", "staff_role"
+            )
         )
         person_ids = frozenset(p["id"] for p in persons)
+        lot_in_agency = Q() if agency_id is None else Q(lot__condominium__agency_id=agency_id)
         ownerships = list(
-            Ownership.objects.filter(person_id__in=person_ids).values(
+            Ownership.objects.filter(lot_in_agency, person_id__in=person_ids).values(
                 "lot_id", "lot__condominium_id"
             )
         )
+        seat_in_agency = Q() if agency_id is None else Q(condominium__agency_id=agency_id)
         seats = list(
-            CouncilMembership.objects.filter(person_id__in=person_ids).values(
+            CouncilMembership.objects.filter(seat_in_agency, person_id__in=person_ids).values(
                 "condominium_id", "role"
             )
         )
@@ -425,6 +437,15 @@ def persons_visible_to(viewer: Viewer) -> QuerySet[Person]:
     )
 
 
+def lots_visible_to(viewer: Viewer) -> QuerySet[Lot]:
+    """The lots listed to `viewer` (the API's lots): staff see their
+    agency's; a co-owner their own. Anyone else knows a lot only by its
+    number, as a party of a dossier they may see."""
+    return Lot.objects.filter(
+        Q(condominium__agency_id__in=viewer.staff_agency_ids) | Q(pk__in=viewer.owned_lot_ids)
+    )
+
+
 def unfiled_messages_visible_to(viewer: Viewer) -> QuerySet[Message]:
     """Mail in no dossier — waiting in the triage inbox, or said to concern no
     dossier — of the agencies where `viewer` is staff. Such mail has no
@@ -435,3 +456,155 @@ def unfiled_messages_visible_to(viewer: Viewer) -> QuerySet[Message]:
     if viewer.is_anonymous:
         return Message.objects.none()
     return Message.objects.filter(agency_id__in=viewer.staff_agency_ids, dossier__isnull=True)
+
+
+# --- Privacy and the audit log ---------------------------------------------------
+
+
+def may_see_audit_log(viewer: Viewer) -> bool:
+    """The journal (/journal/): staff, each for their own agencies' rows."""
+    return viewer.is_staff_anywhere
+
+
+def audit_log_visible_to(viewer: Viewer) -> QuerySet[AuditLog]:
+    """The audit log rows of the agencies where `viewer` is staff; none for
+    anyone else (a co-owner reads no journal, not even of their own acts)."""
+    from lanterne.audit.models import AuditLog
+
+    if not viewer.staff_agency_ids:
+        return AuditLog.objects.none()
+    return AuditLog.objects.filter(agency_id__in=viewer.staff_agency_ids)
+
+
+def may_export_person_data(viewer: Viewer, person: Person) -> bool:
+    """Download everything Lanterne holds about `person` (RGPD art. 15 and 20):
+    the staff of their agency (who hand it over), or the person themself. The
+    export is the same whoever asks: it carries the person's own data, other
+    persons' masked (art. 15-4)."""
+    return viewer.is_staff_of(person.agency_id) or person.pk in viewer.person_ids
+
+
+def may_erase_person(viewer: Viewer, person: Person) -> bool:
+    """Anonymise a person who left (RGPD art. 17): the managers of their
+    agency — never themselves."""
+    return viewer.is_manager_of(person.agency_id) and person.pk not in viewer.person_ids
+
+
+def lot_documents_owned_by(person: Person) -> QuerySet[Document]:
+    """The « Mon lot » documents of the lots `person` owns now — what
+    `may_see_document` shows a lot's owner, and what their export carries."""
+    from lanterne.documents.models import Document
+
+    return Document.objects.filter(
+        agency_id=person.agency_id, dossier__isnull=True, lot__ownerships__person=person
+    )
+
+
+# --- Search ----------------------------------------------------------------------
+
+
+def _entry_audience_admits_q(viewer: Viewer, prefix: str = "dossier__") -> Q:
+    """Rows whose own `audience` admits `viewer` in the dossier they point at
+    (through `prefix`): `audiences_for` in SQL, for the non-staff audiences.
+    `internal` admits nobody here (staff are admitted by agency)."""
+    council = viewer.council_condominium_ids
+    owners = viewer.owner_condominium_ids | council
+    p = prefix
+    return (
+        Q(audience=Audience.OWNERS, **{f"{p}condominium_id__in": owners})
+        | Q(audience=Audience.COUNCIL, **{f"{p}condominium_id__in": council})
+        | Q(audience=Audience.PARTIES, **{f"{p}party_persons__in": viewer.person_ids})
+        | Q(audience=Audience.PARTIES, **{f"{p}party_lots__in": viewer.owned_lot_ids})
+        | Q(
+            audience=Audience.PARTIES,
+            **{f"{p}council_sees_parties": True, f"{p}condominium_id__in": council},
+        )
+    )
+
+
+def _search_document_current_q() -> Q:
+    """Index rows that still say what their object says: the same audience
+    (and, for a mail or a document, the same dossier). A row not yet
+    re-indexed after a change is then found by staff only — never by a
+    reader the object no longer admits."""
+    from lanterne.search.choices import SearchKind
+
+    same = F("audience")
+    return (
+        Q(kind=SearchKind.DOSSIER, dossier__audience=same)
+        | Q(kind=SearchKind.MESSAGE, message__audience=same, message__dossier_id=F("dossier_id"))
+        | Q(kind=SearchKind.NOTE, note__audience=same)
+        | Q(kind=SearchKind.DECISION, decision__audience=same)
+        | Q(kind=SearchKind.TASK, task__audience=same)
+        | Q(
+            kind=SearchKind.DOCUMENT,
+            document__audience=same,
+            document__dossier_id=F("dossier_id"),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SearchScope:
+    """What a search may find for one viewer, as two filters on the index
+    (`lanterne.search.models.SearchDocument`), None when empty:
+
+    - `original`: the rows `viewer` reads as staff — every object of the
+      agencies where they are staff, mail in no dossier included; they are
+      matched and quoted on the texts as received;
+    - `published`: the rows they read as a member of an audience — objects of
+      dossiers they may see (`may_see_dossier`) whose own audience admits
+      them (`may_see_entry`, `may_read_message`), outside the agencies where
+      they are staff; matched and quoted on the public texts only (mail
+      masked as they are served it, `publication.message_texts_for`).
+
+    A row in neither is not there for them: no result, no count, no snippet."""
+
+    original: Q | None
+    published: Q | None
+
+
+def search_scope(viewer: Viewer) -> SearchScope:
+    """The `SearchScope` of `viewer`: the access policy inside the search
+    query. The `published` part is one subquery (the party joins can repeat
+    a row, as in `dossiers_visible_to`)."""
+    from lanterne.search.choices import SearchKind
+    from lanterne.search.models import SearchDocument
+
+    if viewer.is_anonymous:
+        return SearchScope(original=None, published=None)
+    staff = viewer.staff_agency_ids
+    original = Q(agency_id__in=staff) if staff else None
+    member_of_nothing = not (
+        viewer.person_ids
+        or viewer.owned_lot_ids
+        or viewer.owner_condominium_ids
+        or viewer.council_condominium_ids
+    )
+    if member_of_nothing or (viewer.agency_ids and viewer.agency_ids <= staff):
+        # Staff wherever they are known: they read everything there as staff.
+        return SearchScope(original=original, published=None)
+    readable = SearchDocument.objects.filter(
+        dossier_visibility_q(viewer, "dossier__"),
+        Q(kind=SearchKind.DOSSIER) | _entry_audience_admits_q(viewer),
+        _search_document_current_q(),
+        dossier__agency_id=F("agency_id"),
+    ).values("pk")
+    published = Q(pk__in=readable)
+    if staff:
+        published &= ~Q(agency_id__in=staff)
+    return SearchScope(original=original, published=published)
+
+
+def search_documents_visible_to(viewer: Viewer) -> QuerySet[SearchDocument]:
+    """The index rows a search by `viewer` may find (`search_scope`, both parts)."""
+    from lanterne.search.models import SearchDocument
+
+    scope = search_scope(viewer)
+    parts = [part for part in (scope.original, scope.published) if part is not None]
+    if not parts:
+        return SearchDocument.objects.none()
+    found = parts[0]
+    for part in parts[1:]:
+        found |= part
+    return SearchDocument.objects.filter(found)

@@ -77,11 +77,21 @@ def timeline_entry_record(
         occurred_at=occurred_at or timezone.now(),
         **subject,
     )
+    from lanterne.search.services import search_entry_index
+
+    search_entry_index(entry)  # found by search once committed
     if audience != Audience.INTERNAL:
         from lanterne.notifications.services import entry_recorded
 
         entry_recorded(entry)  # followers told, in this transaction
     return entry
+
+
+def _search_index(dossier: Dossier) -> None:
+    """Keep the dossier's title and description searchable as they are."""
+    from lanterne.search.services import search_index_schedule
+
+    search_index_schedule(dossier_ids=[dossier.pk])
 
 
 def _check_parties(
@@ -159,6 +169,7 @@ def dossier_open(
     dossier.party_lots.set(party_lots)
     dossier.party_persons.set(party_persons)
     dossier.party_companies.set(party_companies)
+    _search_index(dossier)
     audit_record(
         actor=actor,
         agency_id=dossier.agency_id,
@@ -218,6 +229,7 @@ def dossier_update(
     dossier.party_lots.set(party_lots)
     dossier.party_persons.set(party_persons)
     dossier.party_companies.set(party_companies)
+    _search_index(dossier)
     after = {
         "title": title,
         "audience": audience,
@@ -498,6 +510,9 @@ def entry_set_audience(
     TimelineEntry.objects.filter(**{entry.kind: subject}).update(audience=audience)
     type(subject)._default_manager.filter(pk=subject.pk).update(audience=audience)
     entry.audience = audience
+    from lanterne.search.services import search_entry_index
+
+    search_entry_index(entry)
     if audience != Audience.INTERNAL:
         # Those who may see it now are told (the notifications re-check who).
         from lanterne.notifications.services import entries_published

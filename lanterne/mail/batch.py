@@ -270,6 +270,9 @@ def _messages_create(
     signature_logos_mark(agency, attachments)
     Attachment.objects.bulk_create(attachments)
     threads.finish()
+    from lanterne.search.services import search_index_schedule
+
+    search_index_schedule(message_ids=[message.pk for _raw, message, _outcome in new])
     RawMessage.objects.filter(pk__in=[raw.pk for raw, _m, _o in new]).update(
         state=RawState.PARSED, failed_stage="", error="", duplicate_of=None, processed_at=now
     )

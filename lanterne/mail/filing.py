@@ -119,6 +119,13 @@ def _lock(message: Message) -> None:
         setattr(message, attname, getattr(current, attname))
 
 
+def _search_index(message_ids: list[int]) -> None:
+    """Mail moved by a bulk UPDATE is searched where it now is."""
+    from lanterne.search.services import search_index_schedule
+
+    search_index_schedule(message_ids=message_ids)
+
+
 def _audit_rows(
     *,
     actor: Any,
@@ -403,6 +410,7 @@ def _thread_follow(
         mate.audience = Audience.INTERNAL
         mate.review = "" if is_machine_mail(mate) else Review.PENDING
     publication.filed_review_begin(mates, dossier, actor=actor)
+    _search_index([mate.pk for mate in mates])
     if waiting:
         _audit_rows(
             actor=actor,
@@ -460,6 +468,7 @@ def message_mark_not_dossier_related(
     previous_dossier_id = message.dossier_id
     previous_method = message.filing_method
     previous_reference = None
+    followers: list[Message] = []
     if previous_dossier_id is not None:
         previous_reference = (
             Dossier.objects.filter(pk=previous_dossier_id)
@@ -510,6 +519,7 @@ def message_mark_not_dossier_related(
     message.filed_at = timezone.now()
     message.not_dossier_related = True
     message.save(update_fields=FILING_FIELDS)
+    _search_index([message.pk, *(mate.pk for mate in followers)])
     audit_record(
         actor=actor,
         agency_id=message.agency_id,

@@ -1,10 +1,11 @@
 """History import: an agency's old mail, read from files, through the pipeline.
 
 `mail_import` takes paths — single `.eml` or Outlook `.msg` files, folders of
-them (recursively), maildirs (with their Maildir++ subfolders) and mbox files —
-and hands every message to the pipeline's own entry points: `mail_receive`
-(durable storage of the exact bytes, one delivery recorded against the
-agency's "Import d'historique" source, with the file it came from) then
+them (recursively), maildirs (with their Maildir++ subfolders), mbox files and
+ZIP archives (a Lanterne export, or any ZIP of .eml/.msg files) — and hands
+every message to the pipeline's own entry points: `mail_receive` (durable
+storage of the exact bytes, one delivery recorded against the agency's
+"Import d'historique" source, with the file it came from) then
 `raw_message_process`. A message that cannot be parsed is quarantined by the
 pipeline like any other; a file that cannot be read is reported and skipped.
 Nothing here is specific to a first import: running it again over the same
@@ -12,9 +13,9 @@ files stores nothing new and records no new delivery.
 
 Memory stays bounded whatever the size of the input: folders are walked one
 directory at a time, and an mbox file is cut into messages while it is read,
-line by line (`mbox_messages`), never loaded whole. The largest thing held in
-memory is one message, and never more than `MAIL_MAX_BYTES` of it. See
-docs/mail.md, "Importing history"."""
+line by line (`mbox_messages`), never loaded whole, and a ZIP archive is read
+member by member. The largest thing held in memory is one message, and never
+more than `MAIL_MAX_BYTES` of it. See docs/mail.md, "Importing history"."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ import stat
 import threading
 import time
 import unicodedata
+import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -45,6 +48,7 @@ from django.db.transaction import Atomic
 from lanterne.condominiums.models import Agency
 from lanterne.dossiers.models import Dossier
 from lanterne.dossiers.policy import Viewer
+from lanterne.exports.manifest import zip_mail_members
 
 from .autofile import messages_autofile
 from .batch import Arrival, arrivals_receive, parsed_save
@@ -209,6 +213,8 @@ def mbox_messages(stream: BinaryIO, *, max_message_bytes: int) -> Iterator[MboxM
 # old Word and Excel documents, hence the extension check in folders).
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MESSAGE_SUFFIXES = {".eml", ".msg"}
+# The signatures of a ZIP archive: its first file's header, or an empty archive.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _MAILDIR_SUBFOLDERS = {"cur", "new", "tmp"}
 
 # Folder names that hold what the agency sent (normalised: case and accents
@@ -706,12 +712,73 @@ class _Importer:
             try:
                 if head.startswith(_FROM):
                     self._mbox_import(candidate, stream, start)
+                elif self._is_zip(candidate, head):
+                    self._zip_import(candidate, stream, start)
                 elif self._holds_one_message(candidate, head):
                     self._single_import(candidate, stream)
                 else:
                     self.summary.skipped += 1
             except _ReadError as error:
                 self.unreadable(candidate.label, _reason(error.__cause__))
+
+    @staticmethod
+    def _is_zip(candidate: _Candidate, head: bytes) -> bool:
+        """A ZIP archive named on the command line, or a .zip file in a folder."""
+        if not head.startswith(_ZIP_MAGIC):
+            return False
+        return candidate.origin == _Origin.GIVEN or (
+            candidate.origin == _Origin.FOLDER and candidate.path.suffix.lower() == ".zip"
+        )
+
+    def _zip_import(self, candidate: _Candidate, stream: BinaryIO, start: int) -> None:
+        """Every mail of a ZIP archive, one member at a time (only the member
+        being imported is in memory): those its Lanterne manifest lists as
+        mail — not an .eml attached to a mail — or, without a manifest, every
+        .eml and .msg member (`exports.manifest.zip_mail_members`). A member
+        that cannot be read is reported and the others are imported."""
+        try:
+            archive = zipfile.ZipFile(stream)
+            members = list(zip_mail_members(archive))
+        except (OSError, zipfile.BadZipFile, EOFError) as error:
+            raise _ReadError from error
+        if not members:  # a ZIP of documents (.docx, .odt are ZIPs too)
+            archive.close()
+            self.summary.skipped += 1
+            return
+        read = 0
+        with archive:
+            for info in members:
+                label = f"{candidate.label}/{info.filename}"
+                data = self._zip_member_read(archive, info, label)
+                if data is not None:
+                    folders = label.split("/")[:-1]
+                    self._message_import(data, folder=label, is_sent_folder=is_sent_folder(folders))
+                read += info.compress_size
+                self.summary.bytes_read = start + min(read, candidate.size)
+                self.advanced()
+
+    def _zip_member_read(
+        self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str
+    ) -> bytes | None:
+        """A member's bytes, or None when it is too large or unreadable
+        (reported). Never more than the size limit is decompressed, whatever
+        the member's header claims."""
+        if info.file_size > self.max_bytes:
+            self.refused(label, info.file_size)
+            return None
+        try:
+            with archive.open(info) as member:
+                data = member.read(self.max_bytes + 1)
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as error:
+            self.unreadable(label, _reason(error))
+            return None
+        except (RuntimeError, NotImplementedError) as error:  # encrypted, unknown compression
+            self.unreadable(label, str(error))
+            return None
+        if len(data) > self.max_bytes:
+            self.refused(label, len(data))
+            return None
+        return data
 
     @staticmethod
     def _holds_one_message(candidate: _Candidate, head: bytes) -> bool:

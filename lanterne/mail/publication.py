@@ -377,8 +377,16 @@ def _publish(message: Message, dossier: Dossier, audience: str, *, actor: Any) -
     TimelineEntry.objects.filter(message=message).update(audience=audience)
     for entry in entries:
         entry.audience = audience
+    _search_index([message.pk])
     if audience != Audience.INTERNAL and before != audience:
         _entries_published(entries, actor=user)
+
+
+def _search_index(message_ids: list[int]) -> None:
+    """Searched as its readers are now served it (masked or not)."""
+    from lanterne.search.services import search_index_schedule
+
+    search_index_schedule(message_ids=message_ids)
 
 
 def _locked(message: Message) -> Message:
@@ -445,6 +453,7 @@ def message_unmask(*, viewer: Viewer, actor: Any, message: Message, reason: str)
         return message
     locked.unmasked = True
     locked.save(update_fields=["unmasked"])
+    _search_index([locked.pk])
     audit_record(
         actor=actor,
         agency_id=locked.agency_id,

@@ -297,6 +297,9 @@ def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
     Attachment.objects.bulk_create(attachments)
     # The thread stage, in the same transaction: no extra commit per message.
     message_thread(message=message)
+    from lanterne.search.services import search_index_schedule
+
+    search_index_schedule(message_ids=[message.pk])  # staff find it, in triage or filed
     RawMessage.objects.filter(pk=raw.pk).update(
         state=RawState.PARSED,
         failed_stage="",

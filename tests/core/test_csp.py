@@ -295,6 +295,9 @@ def url_arguments(world: World) -> dict[str, object]:
         # No reminder in the world: its views answer 404 or 405, which must
         # carry the policy too.
         "reminder_id": 999_999,
+        # The API answers 401 without its token: ids need not exist.
+        "lot_id": world.party_lot.pk,
+        "decision_id": 999_999,
     }
 
 
@@ -323,8 +326,8 @@ REACHED = {
         "mail:quarantine",
         "mail:message_html",
     },
-    "owner_party": {"home", "condominium", "dossiers:detail", "mail:message_html"},
-    "anonymous": {"accounts:login", "accounts:password_reset"},
+    "owner_party": {"home", "condominium", "dossiers:detail", "mail:message_html", "api:tokens"},
+    "anonymous": {"accounts:login", "accounts:password_reset", "api:v1:openapi-view"},
 }
 
 

@@ -26,7 +26,14 @@ from lanterne.mail.models import FilingMethod, Message
 from lanterne.mail.services import mail_receive_and_process
 
 from ..conftest import ROLES, World
-from ..factories import DossierFactory
+from ..factories import (
+    CondominiumFactory,
+    CouncilMembershipFactory,
+    DossierFactory,
+    LotFactory,
+    OwnershipFactory,
+    PersonFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -347,6 +354,53 @@ def test_condominiums_and_contact_book(world):  # type: ignore[no-untyped-def]
                 assert not (visible_people & others), role
 
 
+# Lots as a list (the API): staff of the agency all of them, a co-owner their
+# own, the council and the others none. Lots 12 and 14 are in « Les Tilleuls »,
+# lot 3 in « Le Belvédère » (tests/conftest.py).
+LOTS_LISTED = {
+    "anonymous": set(),
+    "staff_other_agency": set(),
+    "staff": {"12", "14", "3"},
+    "owner_other_condominium": {"3"},
+    "owner_not_party": {"14"},
+    "owner_party": {"12"},
+    "council_member": set(),
+    "council_chair": set(),
+}
+
+
+def test_lots(world):  # type: ignore[no-untyped-def]
+    assert set(LOTS_LISTED) == set(ROLES)
+    for role in ROLES:
+        listed = {lot.number for lot in policy.lots_visible_to(viewer(world, role))}
+        assert listed == LOTS_LISTED[role], role
+
+
+def test_viewer_of_one_agency(world):  # type: ignore[no-untyped-def]
+    """A login known to two agencies, read through one of them (an API token
+    is scoped to one agency): the roles it holds in the other are left out."""
+    user = world.users["owner_party"]
+    before = viewer(world, "owner_party")
+    neighbour = CondominiumFactory(agency=world.other_agency)
+    elsewhere = PersonFactory(agency=world.other_agency, user=user, staff_role="manager")
+    OwnershipFactory(person=elsewhere, lot=LotFactory(condominium=neighbour))
+    CouncilMembershipFactory(person=elsewhere, condominium=neighbour)
+    both = policy.Viewer.for_user(user)
+    assert both.staff_agency_ids == {world.other_agency.pk}
+    assert neighbour.pk in both.council_condominium_ids
+    scoped = policy.Viewer.for_user(user, agency_id=world.agency.pk)
+    assert scoped == before
+    assert not scoped.is_staff_anywhere
+    assert scoped.person_ids == {world.persons["owner_party"].pk}
+    assert scoped.owned_lot_ids == {world.party_lot.pk}
+    assert scoped.council_condominium_ids == frozenset()
+    assert not policy.dossiers_visible_to(scoped).filter(agency=world.other_agency).exists()
+    other = policy.Viewer.for_user(user, agency_id=world.other_agency.pk)
+    assert other.staff_agency_ids == {world.other_agency.pk}
+    assert other.owned_lot_ids == set(neighbour.lots.values_list("pk", flat=True))
+    assert world.party_lot.pk not in other.owned_lot_ids
+
+
 @pytest.mark.parametrize("dossier_audience", AUDIENCES)
 def test_actions(world, dossier_audience):  # type: ignore[no-untyped-def]
     dossier = make_dossier(world, dossier_audience)
@@ -445,3 +499,117 @@ def test_every_role_and_audience_is_covered():  # type: ignore[no-untyped-def]
     assert set(MEMBERS) == set(AUDIENCES)
     assert set(itertools.chain.from_iterable(MEMBERS.values())) < set(ROLES)
     assert set(KINDS) == {"note", "task", "decision", "status_change", "document", "message"}
+
+
+# The journal (/journal/): staff, each of their own agency's rows.
+AUDIT_LOG_AGENCY = {"staff": "agency", "staff_other_agency": "other_agency"}
+
+
+def test_audit_log_and_personal_data(world, client_for):  # type: ignore[no-untyped-def]
+    """The journal, a person's data export (staff of their agency, or
+    themself) and their anonymisation (managers of their agency, never
+    themselves: both staff members of the world are managers)."""
+    from lanterne.audit.models import AuditAction, AuditLog
+
+    for agency in (world.agency, world.other_agency):
+        AuditLog.objects.create(
+            agency=agency, action=AuditAction.CREATED, object_type="x", summary="x"
+        )
+    for role in ROLES:
+        v = viewer(world, role)
+        assert policy.may_see_audit_log(v) is (role in AUDIT_LOG_AGENCY), role
+        agencies = set(policy.audit_log_visible_to(v).values_list("agency_id", flat=True))
+        expected = (
+            {getattr(world, AUDIT_LOG_AGENCY[role]).pk} if role in AUDIT_LOG_AGENCY else set()
+        )
+        assert agencies == expected, role
+        journal = client_for(role).get(reverse("audit:journal")).status_code
+        assert journal == (302 if role == "anonymous" else 200 if expected else 404), role
+        for other_role, person in world.persons.items():
+            staff_of_agency = (
+                role in AUDIT_LOG_AGENCY
+                and person.agency_id == getattr(world, AUDIT_LOG_AGENCY[role]).pk
+            )
+            may_export = staff_of_agency or role == other_role
+            may_erase = staff_of_agency and role != other_role
+            assert policy.may_export_person_data(v, person) is may_export, (role, other_role)
+            assert policy.may_erase_person(v, person) is may_erase, (role, other_role)
+            client = client_for(role)
+            exported = client.post(reverse("privacy:export", args=[person.pk])).status_code
+            erase_page = client.get(reverse("privacy:erase", args=[person.pk])).status_code
+            if role == "anonymous":
+                assert (exported, erase_page) == (302, 302)
+                continue
+            assert exported == (200 if may_export else 404), (role, other_role)
+            # Staff see their own row, but may not erase themselves: 403.
+            expected_page = 200 if may_erase else 403 if staff_of_agency else 404
+            assert erase_page == expected_page, (role, other_role)
+
+
+# Status changes are not searched; every other kind of entry is.
+SEARCHED_KINDS = [kind for kind in KINDS if kind != EntryKind.STATUS_CHANGE]
+
+
+@pytest.mark.parametrize("dossier_audience", AUDIENCES)
+def test_search(world, client_for, dossier_audience):  # type: ignore[no-untyped-def]
+    """Search finds what the timeline shows, and nothing else: the policy's
+    queryset of index rows, the search itself (results and count) and the
+    search page, for every role, kind and audience — mail in no dossier for
+    staff only."""
+    from lanterne.search.selectors import SearchFilters, search_page
+    from lanterne.search.services import search_documents_index, search_index_flush
+
+    dossier = make_dossier(world, dossier_audience)
+    search_documents_index(dossier_ids=[dossier.pk])
+    fill_timeline(world, dossier)
+    received_mail(world, "MARK-message-unfiled")
+    search_index_flush()  # what the commit of those writes would do
+    for role in ROLES:
+        v = viewer(world, role)
+        sees_dossier = role in MEMBERS[dossier_audience]
+        expected = {
+            f"MARK-{kind}-{audience}"
+            for kind in SEARCHED_KINDS
+            for audience in AUDIENCES
+            if sees_dossier and role in MEMBERS[audience]
+        }
+        if role == "staff":
+            expected.add("MARK-message-unfiled")
+        rows = policy.search_documents_visible_to(v).select_related(
+            "note", "task", "decision", "document", "message"
+        )
+        found = {
+            row.note.text
+            if row.note
+            else row.task.title
+            if row.task
+            else row.decision.text
+            if row.decision
+            else row.document.title
+            if row.document
+            else row.message.subject.removeprefix("Devis ")
+            for row in rows.exclude(kind="dossier")
+        }
+        assert found == expected, (role, dossier_audience, "queryset")
+        assert rows.filter(kind="dossier").exists() is sees_dossier, (role, "dossier row")
+        for kind in SEARCHED_KINDS:
+            page = search_page(v, "MARK", SearchFilters(kinds=(kind,)))
+            markers = {m for m in expected if m.startswith(f"MARK-{kind}-")}
+            assert page.total == len(markers), (role, kind, "count")
+            shown = " ".join(
+                f"{result.title_html} {result.snippet_html}".replace("<mark>", "").replace(
+                    "</mark>", ""
+                )
+                for result in page.results
+            )
+            for audience in [*AUDIENCES, "unfiled"]:
+                marker = f"MARK-{kind}-{audience}"
+                assert (marker in shown) is (marker in expected), (role, marker)
+        response = client_for(role).get(reverse("search:search"), {"q": "MARK", "type": "note"})
+        if role == "anonymous":
+            assert response.status_code == 302
+            continue
+        body = response.content.decode().replace("<mark>", "").replace("</mark>", "")
+        for audience in AUDIENCES:
+            marker = f"MARK-note-{audience}"
+            assert (marker in body) is (marker in expected), (role, marker, "page")

@@ -1,0 +1,455 @@
+"""Reads of the search index, with the access policy inside the query.
+
+`search_page` answers one page of results in a constant number of queries,
+whatever the number of matches: the count, the page (ranked), the
+highlighted snippets of that page, and the timeline entries the results
+link to. What `viewer` may not see is never matched — it adds nothing to the
+count and lends no snippet (`policy.search_scope`).
+
+Ranking: the loose words found side by side (as typed) first, then
+PostgreSQL's cover density rank (`ts_rank_cd`: words close together, in the
+title rather than the quoted text, score higher) or, on SQLite, FTS5's BM25
+(title weighted above the text, above the quoted text); ties newest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Case,
+    F,
+    FloatField,
+    IntegerField,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat, Replace
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from lanterne.dossiers import policy
+from lanterne.dossiers.choices import EntryEvent
+from lanterne.dossiers.models import TimelineEntry
+from lanterne.dossiers.selectors import encode_cursor
+
+from .backends import CONFIG, FTS
+from .choices import KIND_LABELS, SearchKind, SearchOrder
+from .models import SearchDocument
+from .query import (
+    LESS_THAN,
+    MARK_START,
+    MARK_STOP,
+    ParsedQuery,
+    fts_expression,
+    fts_phrase_expression,
+    parse,
+    tsquery_text,
+)
+from .services import search_index_flush
+
+PAGE_SIZE = 20
+ORIGINAL_COLUMNS = ("title", "body", "more")
+PUBLIC_COLUMNS = ("public_title", "public_body", "public_more")
+# The pointer of each kind of row to the object its timeline entry is about.
+_POINTERS = ("message", "note", "decision", "task", "document")
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What the results are narrowed to, besides the words."""
+
+    condominium_id: int | None = None
+    dossier_id: int | None = None
+    kinds: tuple[str, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    order: str = SearchOrder.RELEVANCE
+
+    def apply(self, documents: QuerySet[SearchDocument]) -> QuerySet[SearchDocument]:
+        if self.condominium_id is not None:
+            documents = documents.filter(condominium_id=self.condominium_id)
+        if self.dossier_id is not None:
+            documents = documents.filter(dossier_id=self.dossier_id)
+        if self.kinds:
+            documents = documents.filter(kind__in=self.kinds)
+        if self.date_from is not None:
+            documents = documents.filter(date__gte=_day_start(self.date_from))
+        if self.date_to is not None:
+            documents = documents.filter(date__lt=_day_start(self.date_to + dt.timedelta(days=1)))
+        return documents
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One result as the page shows it: the index row (with its dossier and
+    condominium), its title and snippet with the words found in <mark>
+    (everything else escaped), and the link to it."""
+
+    document: SearchDocument
+    title_html: SafeString
+    snippet_html: SafeString
+    url: str
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS[SearchKind(self.document.kind)])
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    results: list[SearchResult]
+    total: int
+    number: int
+    page_size: int = PAGE_SIZE
+    query: ParsedQuery = field(default_factory=lambda: ParsedQuery(clauses=()))
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _marked(text: str | None) -> SafeString:
+    """`text` escaped, its highlight sentinels turned into <mark>. The
+    indexed texts hold no sentinel of their own (`query.strip_sentinels`)."""
+    shown = escape(" ".join((text or "").split()))
+    return mark_safe(  # noqa: S308 - escaped above; only our sentinels become tags
+        shown.replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
+    )
+
+
+def _either(scope: policy.SearchScope, original: Any, public: Any, output_field: Any) -> Any:
+    """An expression computed on the original texts for the rows read as
+    staff, on the public texts for the others."""
+    if scope.published is None:
+        return original
+    if scope.original is None:
+        return public
+    return Case(When(scope.original, then=original), default=public, output_field=output_field)
+
+
+def _matching(scope: policy.SearchScope, original: Q, public: Q) -> Q:
+    """Rows read as staff matched on their original texts, the others on
+    their public texts."""
+    found = Q(pk__in=[])
+    if scope.original is not None:
+        found |= scope.original & original
+    if scope.published is not None:
+        found |= scope.published & public
+    return found
+
+
+class _PostgreSQL:
+    """Stored `tsvector`s in the `lanterne_fr` configuration, GIN-indexed."""
+
+    def __init__(self, query: ParsedQuery) -> None:
+        self.tsquery = SearchQuery(
+            " & ".join(f"({tsquery_text(clause)})" for clause in query.clauses),
+            config=CONFIG,
+            search_type="raw",
+        )
+        words = query.loose_words
+        self.phrase = (
+            SearchQuery(" <-> ".join(f"'{w}'" for w in words), config=CONFIG, search_type="raw")
+            if len(words) > 1
+            else None
+        )
+
+    def matching(self, scope: policy.SearchScope) -> Q:
+        return _matching(scope, Q(vector=self.tsquery), Q(public_vector=self.tsquery))
+
+    def ranked(
+        self, documents: QuerySet[SearchDocument], scope: policy.SearchScope
+    ) -> QuerySet[Any]:
+        rank = _either(
+            scope,
+            SearchRank(F("vector"), self.tsquery, cover_density=True),
+            SearchRank(F("public_vector"), self.tsquery, cover_density=True),
+            FloatField(),
+        )
+        phrase: Any = Value(0)
+        if self.phrase is not None:
+            phrase = _either(
+                scope,
+                Case(When(vector=self.phrase, then=Value(1)), default=Value(0)),
+                Case(When(public_vector=self.phrase, then=Value(1)), default=Value(0)),
+                IntegerField(),
+            )
+        return documents.annotate(search_rank=rank, search_phrase=phrase)
+
+    def highlights(
+        self, scope: policy.SearchScope, documents: Sequence[Any]
+    ) -> dict[int, tuple[str, str, str]]:
+        def headline(expression: Any, **options: Any) -> SearchHeadline:
+            return SearchHeadline(
+                expression,
+                self.tsquery,
+                config=CONFIG,
+                start_sel=MARK_START,
+                stop_sel=MARK_STOP,
+                **options,
+            )
+
+        def title(column: str) -> Any:
+            return Replace(F(column), Value("<"), Value(LESS_THAN))
+
+        def text(columns: tuple[str, ...]) -> Any:
+            joined = Concat(columns[1], Value("\n\n"), columns[2], output_field=TextField())
+            return Replace(joined, Value("<"), Value(LESS_THAN))
+
+        # One passage around the words found (the whole text when short).
+        snippet = {"max_words": 35, "min_words": 15}
+        rows = (
+            SearchDocument.objects.filter(pk__in=[d.pk for d in documents])
+            .annotate(
+                shown_title=_either(
+                    scope,
+                    headline(title("title"), highlight_all=True),
+                    headline(title("public_title"), highlight_all=True),
+                    None,
+                ),
+                shown_text=_either(
+                    scope,
+                    headline(text(ORIGINAL_COLUMNS), **snippet),
+                    headline(text(PUBLIC_COLUMNS), **snippet),
+                    None,
+                ),
+            )
+            .values_list("pk", "shown_title", "shown_text")
+        )
+        return {
+            pk: (shown_title.replace(LESS_THAN, "<"), shown_text.replace(LESS_THAN, "<"), "")
+            for pk, shown_title, shown_text in rows
+        }
+
+
+class _SQLite:
+    """The FTS5 table `search_fts`: BM25 ranking, light French stemming by
+    prefix (`query.fts_clause`)."""
+
+    # BM25 weights of the six columns: titles, texts, quoted texts.
+    WEIGHTS = "10.0, 4.0, 1.0, 10.0, 4.0, 1.0"
+
+    def __init__(self, query: ParsedQuery) -> None:
+        self.original = fts_expression(query, ORIGINAL_COLUMNS)
+        self.public = fts_expression(query, PUBLIC_COLUMNS)
+        self.original_phrase = fts_phrase_expression(query, ORIGINAL_COLUMNS)
+        self.public_phrase = fts_phrase_expression(query, PUBLIC_COLUMNS)
+
+    @staticmethod
+    def _rowids(expression: str) -> RawSQL:
+        # The MATCH expression is a parameter; the rest is this module's constants.
+        return RawSQL(f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH %s", (expression,))  # noqa: S608,S611
+
+    def matching(self, scope: policy.SearchScope) -> Q:
+        if self.original is None or self.public is None:
+            return Q(pk__in=[])  # only stop words
+        return _matching(
+            scope, Q(pk__in=self._rowids(self.original)), Q(pk__in=self._rowids(self.public))
+        )
+
+    def _bm25(self, expression: str) -> RawSQL:
+        table = SearchDocument._meta.db_table
+        return RawSQL(  # noqa: S611
+            f"SELECT -bm25({FTS}, {self.WEIGHTS}) FROM {FTS} "  # noqa: S608
+            f'WHERE {FTS} MATCH %s AND rowid = "{table}"."id"',
+            (expression,),
+            output_field=FloatField(),
+        )
+
+    def ranked(
+        self, documents: QuerySet[SearchDocument], scope: policy.SearchScope
+    ) -> QuerySet[Any]:
+        assert self.original is not None and self.public is not None  # else nothing matched
+        rank = _either(scope, self._bm25(self.original), self._bm25(self.public), FloatField())
+        phrase: Any = Value(0)
+        if self.original_phrase is not None and self.public_phrase is not None:
+            phrase = _either(
+                scope,
+                Case(
+                    When(pk__in=self._rowids(self.original_phrase), then=Value(1)),
+                    default=Value(0),
+                ),
+                Case(
+                    When(pk__in=self._rowids(self.public_phrase), then=Value(1)),
+                    default=Value(0),
+                ),
+                IntegerField(),
+            )
+        return documents.annotate(search_rank=rank, search_phrase=phrase)
+
+    def highlights(
+        self, scope: policy.SearchScope, documents: Sequence[Any]
+    ) -> dict[int, tuple[str, str, str]]:
+        assert self.original is not None and self.public is not None  # else nothing matched
+        parts: list[str] = []
+        params: list[Any] = []
+        marks = (MARK_START, MARK_STOP)
+        for first, expression, rowids in (
+            (0, self.original, [d.pk for d in documents if d.search_as_staff]),
+            (3, self.public, [d.pk for d in documents if not d.search_as_staff]),
+        ):
+            if not rowids:
+                continue
+            parts.append(
+                f"SELECT rowid, highlight({FTS}, {first}, %s, %s), "  # noqa: S608
+                f"snippet({FTS}, {first + 1}, %s, %s, ' … ', 24), "
+                f"snippet({FTS}, {first + 2}, %s, %s, ' … ', 24) "
+                f"FROM {FTS} WHERE {FTS} MATCH %s "
+                f"AND rowid IN ({', '.join('%s' for _ in rowids)})"
+            )
+            params += [*marks, *marks, *marks, expression, *rowids]
+        if not parts:
+            return {}
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
+
+
+def _backend(query: ParsedQuery) -> _PostgreSQL | _SQLite:
+    if connection.vendor == "postgresql":
+        return _PostgreSQL(query)
+    return _SQLite(query)
+
+
+def _snippet(body: str, more: str) -> str:
+    """The text's snippet if it shows a word found, else the quoted text's,
+    else the beginning of the text."""
+    for candidate in (body, more):
+        if MARK_START in (candidate or ""):
+            return candidate
+    return body or more
+
+
+def _links(documents: Sequence[SearchDocument]) -> dict[int, str]:
+    """Where each result leads: the dossier, or the dossier's timeline
+    opened at the result's entry (a cursor just above it, and its anchor);
+    staff go to the triage page of mail in no dossier. One query."""
+    wanted = [
+        Q(**{f"{name}_id__in": ids})
+        for name in _POINTERS
+        if (ids := [getattr(d, f"{name}_id") for d in documents if getattr(d, f"{name}_id")])
+    ]
+    entries: dict[tuple[str, int], TimelineEntry] = {}
+    if wanted:
+        condition = wanted[0]
+        for other in wanted[1:]:
+            condition |= other
+        for row in TimelineEntry.objects.filter(condition, event=EntryEvent.CREATED).only(
+            "pk", "occurred_at", "dossier_id", *(f"{name}_id" for name in _POINTERS)
+        ):
+            for name in _POINTERS:
+                pointed = getattr(row, f"{name}_id")
+                if pointed:
+                    entries[(name, pointed)] = row
+    links: dict[int, str] = {}
+    for document in documents:
+        entry: TimelineEntry | None = None
+        for name in _POINTERS:
+            pointed = getattr(document, f"{name}_id")
+            if pointed:
+                entry = entries.get((name, pointed))
+        if entry is not None:
+            # The page that starts with this entry: the keyset cursor of a
+            # (virtual) entry just after it.
+            cursor = encode_cursor(TimelineEntry(pk=entry.pk + 1, occurred_at=entry.occurred_at))
+            links[document.pk] = (
+                reverse("dossiers:detail", args=[entry.dossier_id])
+                + f"?apres={cursor}#entry-{entry.pk}"
+            )
+        elif document.dossier_id is not None:
+            links[document.pk] = reverse("dossiers:detail", args=[document.dossier_id])
+        elif document.message_id is not None:
+            links[document.pk] = reverse("mail:triage_message", args=[document.message_id])
+    return links
+
+
+def search_page(
+    viewer: policy.Viewer,
+    text: str,
+    filters: SearchFilters | None = None,
+    *,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> SearchPage:
+    """One page of the results of `text` that `viewer` may see, ranked (or
+    newest first), with their snippets and links."""
+    filters = filters or SearchFilters()
+    query = parse(text)
+    if not query:
+        return SearchPage(results=[], total=0, number=1, page_size=page_size, query=query)
+    # What this transaction wrote is found too (a no-op in a page request).
+    search_index_flush()
+    scope = policy.search_scope(viewer)
+    if scope.original is None and scope.published is None:
+        return SearchPage(results=[], total=0, number=1, page_size=page_size, query=query)
+    backend = _backend(query)
+    matched = filters.apply(SearchDocument.objects.filter(backend.matching(scope)))
+    total = matched.count()
+    number = max(1, min(page, max(1, math.ceil(total / page_size))))
+    if total == 0:
+        return SearchPage(results=[], total=0, number=1, page_size=page_size, query=query)
+    # Annotated rows: typed loosely, django-stubs does not follow `annotate`.
+    ordered: QuerySet[Any]
+    if filters.order == SearchOrder.DATE:
+        ordered = matched.order_by("-date", "-pk")
+    else:
+        ordered = backend.ranked(matched, scope).order_by(
+            "-search_phrase", "-search_rank", "-date", "-pk"
+        )
+    offset = (number - 1) * page_size
+    # Which texts each row is read in: the original ones (staff), or the public ones.
+    ordered = ordered.annotate(
+        search_as_staff=_either(scope, Value(True), Value(False), BooleanField())
+    )
+    documents: list[Any] = list(
+        ordered.select_related("dossier", "condominium").defer(
+            "title",
+            "body",
+            "more",
+            "public_title",
+            "public_body",
+            "public_more",
+            "vector",
+            "public_vector",
+            "dossier__description",
+        )[offset : offset + page_size]
+    )
+    shown = backend.highlights(scope, documents)
+    links = _links(documents)
+    results = []
+    for document in documents:
+        title, body, more = shown.get(document.pk, ("", "", ""))
+        results.append(
+            SearchResult(
+                document=document,
+                title_html=_marked(title),
+                snippet_html=_marked(_snippet(body, more)),
+                url=links.get(document.pk, ""),
+            )
+        )
+    return SearchPage(results=results, total=total, number=number, page_size=page_size, query=query)

@@ -1,0 +1,361 @@
+"""Full-text search (`lanterne.search.selectors.search_page`): French word
+forms, accents, phrases and prefixes, ranking, highlighting, filters — and
+the access policy inside the query, role by role.
+
+Everything is written through the real services (notes, decisions, mail
+received through the pipeline and filed), which keep the index up to date;
+the same tests run on SQLite and on PostgreSQL (`DATABASE_URL`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lanterne.dossiers import services
+from lanterne.dossiers.choices import Audience, DecisionBody, DossierType
+from lanterne.mail import publication
+from lanterne.search.choices import SearchKind, SearchOrder
+from lanterne.search.models import SearchDocument
+from lanterne.search.services import search_index_flush
+
+from ..factories import DossierFactory
+from .conftest import file, mail_bytes, note, receive, search, viewer
+
+pytestmark = pytest.mark.django_db
+
+NEIGHBOUR_MOBILE = "06 12 34 56 78"
+
+
+def texts(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The snippets of a page, marks removed."""
+    return [
+        html.unescape(str(result.snippet_html).replace("<mark>", "").replace("</mark>", ""))
+        for result in page.results
+    ]
+
+
+# --- Language ----------------------------------------------------------------------
+
+
+def test_french_word_forms_accents_and_case(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    note(world, "Une fuite sous l'évier du lot 12.")
+    note(world, "Dégâts constatés par l'expert au plafond.")
+    note(world, "Infiltration par la toiture, côté cour.")
+    for text, expected in [
+        ("fuites", "Une fuite sous l'évier du lot 12."),  # plural finds singular
+        ("FUITE", "Une fuite sous l'évier du lot 12."),
+        ("degat", "Dégâts constatés par l'expert au plafond."),  # no accent, singular
+        ("dégâts", "Dégâts constatés par l'expert au plafond."),
+        ("Evier", "Une fuite sous l'évier du lot 12."),
+        ("infiltr*", "Infiltration par la toiture, côté cour."),
+        ("toit*", "Infiltration par la toiture, côté cour."),
+    ]:
+        for role in ("staff", "owner_not_party"):
+            page = search(world, role, text, kinds=(SearchKind.NOTE,))
+            assert texts(page) == [expected], (role, text)
+    assert search(world, "staff", "toitures inexistantes").total == 0
+
+
+def test_a_quoted_phrase_needs_its_words_in_order(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    note(world, "Une fuite dans la cave du bâtiment B.")
+    note(world, "La cave est sèche ; une fuite dans le garage.")
+    assert texts(search(world, "staff", '"fuite dans la cave"')) == [
+        "Une fuite dans la cave du bâtiment B."
+    ]
+    assert search(world, "staff", "fuite dans la cave").total == 2
+
+
+def test_a_phrase_match_ranks_above_scattered_words(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    # The scattered words come first in time and more often: only the
+    # phrase can put the other note first.
+    note(
+        world,
+        "Dans la cave rien, mais la fuite revient : fuite le matin, fuite le soir, "
+        "la cave et encore la cave.",
+    )
+    note(world, "Le plombier a trouvé la fuite dans la cave.")
+    for role in ("staff", "owner_party"):
+        page = search(world, role, "fuite dans la cave")
+        assert page.total == 2
+        assert texts(page)[0].startswith("Le plombier a trouvé"), role
+
+
+def test_a_title_match_ranks_above_a_quoted_one(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    quoted = mail_bytes(
+        subject="Re: votre appel",
+        text="Bien noté.\n\n> Le 2 mars, vous avez écrit :\n> L'ascenseur est en panne.",
+        message_id="<quoted@plomberie-martin.fr>",
+    )
+    titled = mail_bytes(
+        subject="Ascenseur en panne",
+        text="L'appareil est arrêté depuis ce matin.",
+        message_id="<titled@plomberie-martin.fr>",
+    )
+    file(world, receive(world, quoted))
+    file(world, receive(world, titled))
+    page = search(world, "staff", "ascenseur")
+    assert [str(r.title_html) for r in page.results] == [
+        "<mark>Ascenseur</mark> en panne",
+        "Re: votre appel",
+    ]
+
+
+def test_snippets_are_escaped_and_highlighted(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    note(world, '<script>alert("fuite")</script> <b>fuite</b> & compagnie')
+    (result,) = search(world, "owner_party", "fuite", kinds=(SearchKind.NOTE,)).results
+    shown = str(result.snippet_html)
+    assert "<script>" not in shown and "<b>" not in shown
+    assert "&lt;script&gt;" in shown
+    assert "<mark>fuite</mark>" in shown.lower()
+    assert "&amp; compagnie" in shown
+
+
+# --- What is searched ----------------------------------------------------------------
+
+
+def test_mail_new_and_quoted_text_attachments_decisions_and_dossier_titles(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    data = mail_bytes(
+        subject="Devis de reprise",
+        text="Veuillez trouver notre proposition.\n\n> Pouvez-vous chiffrer le ravalement ?",
+        message_id="<devis-1@plomberie-martin.fr>",
+        attachment="Devis_Peinture-2026.pdf",
+    )
+    file(world, receive(world, data), audience=Audience.OWNERS)
+    services.decision_record(
+        viewer=viewer(world, "staff"),
+        actor=world.users["staff"],
+        dossier=world.dossier,
+        decided_by=DecisionBody.GENERAL_MEETING,
+        text="L'assemblée vote les travaux d'étanchéité.",
+        audience=Audience.OWNERS,
+    )
+    for role in ("staff", "owner_not_party"):
+        for text, kind in [
+            ("proposition", SearchKind.MESSAGE),  # new text
+            ("ravalement", SearchKind.MESSAGE),  # quoted text
+            ("peinture", SearchKind.MESSAGE),  # attachment name
+            ("étanchéité", SearchKind.DECISION),
+            ("plafond", SearchKind.DOSSIER),  # « Fuite au plafond du lot 12 »
+        ]:
+            page = search(world, role, text)
+            assert [r.document.kind for r in page.results] == [kind], (role, text)
+
+
+def test_results_link_to_their_entry_in_the_timeline(indexed_world, client_for):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    target = note(world, "Passage du couvreur prévu jeudi.")
+    for i in range(25):
+        note(world, f"Autre note {i}")
+    (result,) = search(world, "owner_not_party", "couvreur").results
+    entry = target.entries.get()
+    assert result.url.endswith(f"#entry-{entry.pk}")
+    # The link opens the page of the timeline that holds the entry, though
+    # 25 newer entries push it off the first page.
+    page = client_for("owner_not_party").get(result.url.split("#")[0])
+    assert page.status_code == 200
+    assert f'id="entry-{entry.pk}"' in page.content.decode()
+    (dossier_result,) = search(world, "owner_not_party", "plafond").results
+    assert dossier_result.url == f"/dossiers/{world.dossier.pk}/"
+
+
+# --- Filters -------------------------------------------------------------------------
+
+
+def test_filters_condominium_dossier_kind_dates(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    other = DossierFactory(
+        condominium=world.other_condominium, title="Toiture", audience=Audience.OWNERS
+    )
+    second = DossierFactory(
+        condominium=world.condominium, title="Portail", audience=Audience.OWNERS
+    )
+    staff = viewer(world, "staff")
+    long_ago = dt.datetime(2025, 1, 15, 9, 0, tzinfo=dt.UTC)
+    note(world, "Ramonage annuel effectué.")
+    note(world, "Ramonage du conduit B.", dossier=other)
+    services.note_add(
+        viewer=staff,
+        actor=world.users["staff"],
+        dossier=second,
+        text="Ramonage prévu en janvier.",
+        audience=Audience.OWNERS,
+        occurred_at=long_ago,
+    )
+    services.task_create(
+        viewer=staff,
+        actor=world.users["staff"],
+        dossier=world.dossier,
+        title="Relancer le ramonage",
+        audience=Audience.OWNERS,
+    )
+    assert search(world, "staff", "ramonage").total == 4
+    assert search(world, "staff", "ramonage", condominium_id=world.other_condominium.pk).total == 1
+    assert search(world, "staff", "ramonage", dossier_id=world.dossier.pk).total == 2
+    assert search(world, "staff", "ramonage", kinds=(SearchKind.TASK,)).total == 1
+    in_2025 = search(
+        world, "staff", "ramonage", date_from=dt.date(2025, 1, 1), date_to=dt.date(2025, 1, 15)
+    )
+    assert texts(in_2025) == ["Ramonage prévu en janvier."]
+    assert search(world, "staff", "ramonage", date_from=dt.date(2025, 1, 16)).total == 3
+    by_date = search(world, "staff", "ramonage", order=SearchOrder.DATE)
+    assert texts(by_date)[-1] == "Ramonage prévu en janvier."
+
+
+# --- Access --------------------------------------------------------------------------
+
+
+def test_another_buildings_dossier_gives_nothing_not_even_a_count(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    note(world, "Le carreleur passera au lot 12.")
+    assert search(world, "owner_not_party", "carreleur").total == 1
+    for role in ("owner_other_condominium", "staff_other_agency", "anonymous"):
+        page = search(world, role, "carreleur")
+        assert page.total == 0 and page.results == [], role
+
+
+def test_parties_and_not_parties(world):  # type: ignore[no-untyped-def]
+    dossier = DossierFactory(
+        condominium=world.condominium,
+        title="Dégât des eaux lot 12",
+        type=DossierType.WATER_DAMAGE,
+        audience=Audience.PARTIES,
+    )
+    dossier.party_lots.add(world.party_lot)
+    note(world, "L'assureur mandate un expert.", dossier=dossier, audience=Audience.PARTIES)
+    expected = {
+        "staff": 1,
+        "owner_party": 1,
+        "owner_not_party": 0,
+        "council_member": 0,
+        "council_chair": 0,
+        "owner_other_condominium": 0,
+    }
+    for role, total in expected.items():
+        assert search(world, role, "expert").total == total, role
+    # With « le conseil syndical suit ce dossier », the council finds it too.
+    dossier.council_sees_parties = True
+    dossier.save(update_fields=["council_sees_parties"])
+    assert search(world, "council_member", "expert").total == 1
+    assert search(world, "owner_not_party", "expert").total == 0
+
+
+def test_internal_entries_are_for_staff(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    note(world, "Litige avec le syndic précédent.", audience=Audience.INTERNAL)
+    note(world, "Le conseil valide le devis du syndic.", audience=Audience.COUNCIL)
+    assert search(world, "staff", "syndic").total == 2
+    assert search(world, "council_member", "syndic").total == 1
+    assert texts(search(world, "council_member", "syndic")) == [
+        "Le conseil valide le devis du syndic."
+    ]
+    for role in ("owner_party", "owner_not_party"):
+        assert search(world, role, "syndic").total == 0, role
+        assert search(world, role, "litige").total == 0, role
+
+
+def test_unfiled_mail_is_found_by_staff_only(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    receive(
+        world,
+        mail_bytes(
+            subject="Demande de badge", text="Il me faut un badge.", message_id="<badge@x.fr>"
+        ),
+    )
+    (result,) = search(world, "staff", "badge").results
+    assert result.document.dossier_id is None
+    assert result.url.startswith("/courriels/tri/")
+    for role in ("owner_party", "council_chair", "staff_other_agency"):
+        assert search(world, role, "badge").total == 0, role
+
+
+def test_a_masked_phone_is_neither_found_nor_shown_to_co_owners(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    data = mail_bytes(
+        subject="Intervention au lot 12",
+        text=f"Merci de prévenir Mme Leroy, voisine, joignable au {NEIGHBOUR_MOBILE}.",
+        message_id="<intervention@plomberie-martin.fr>",
+    )
+    file(world, receive(world, data), audience=Audience.OWNERS)
+    assert search(world, "staff", NEIGHBOUR_MOBILE).total == 1
+    assert search(world, "staff", f'"{NEIGHBOUR_MOBILE}"').total == 1
+    for role in ("owner_not_party", "owner_party", "council_member"):
+        assert search(world, role, NEIGHBOUR_MOBILE).total == 0, role
+        assert search(world, role, f'"{NEIGHBOUR_MOBILE}"').total == 0, role
+        assert search(world, role, "0612345678").total == 0, role
+        (found,) = texts(search(world, role, "voisine"))
+        assert "56 78" not in found and "[téléphone masqué" in found, role
+    (staff_view,) = texts(search(world, "staff", "voisine"))
+    assert NEIGHBOUR_MOBILE in staff_view
+
+
+def test_an_unmasked_mail_is_found_as_its_readers_read_it(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    data = mail_bytes(
+        subject="Coordonnées du gardien",
+        text=f"Le gardien est joignable au {NEIGHBOUR_MOBILE}.",
+        message_id="<gardien@plomberie-martin.fr>",
+    )
+    message = file(world, receive(world, data), audience=Audience.OWNERS)
+    assert search(world, "owner_not_party", f'"{NEIGHBOUR_MOBILE}"').total == 0
+    publication.message_unmask(
+        viewer=viewer(world, "staff"),
+        actor=world.users["staff"],
+        message=message,
+        reason="Le gardien accepte que son numéro soit connu.",
+    )
+    assert search(world, "owner_not_party", f'"{NEIGHBOUR_MOBILE}"').total == 1
+
+
+def test_staff_of_another_agency_see_nothing_of_it(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    note(world, "Contrat de ramonage renouvelé.", audience=Audience.INTERNAL)
+    receive(
+        world,
+        mail_bytes(subject="Ramonage", text="Devis ramonage.", message_id="<ram@x.fr>"),
+    )
+    assert search(world, "staff", "ramonage").total == 2  # the note and the mail
+    assert search(world, "staff_other_agency", "ramonage").total == 0
+    assert search(world, "staff_other_agency", "plafond").total == 0
+
+
+def test_odd_input_never_breaks_a_search(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    note(world, "Fuite au lot 12.")
+    for text in ["'", "fuite'", "fuite & | ! ( ) :*", "\\", "le la les", "*", '"', "fu:*"]:
+        for role in ("staff", "owner_party"):
+            search(world, role, text)  # no error
+    # Stop words are left out, as PostgreSQL's French configuration does.
+    assert search(world, "staff", "le la fuite", kinds=(SearchKind.NOTE,)).total == 1
+    assert search(world, "staff", "le la au").total == 0
+
+
+def test_index_holds_only_what_it_should(indexed_world):  # type: ignore[no-untyped-def]
+    world = indexed_world
+    internal = note(world, "Note interne", audience=Audience.INTERNAL)
+    search_index_flush()  # the test's transaction never commits
+    row = SearchDocument.objects.get(note=internal)
+    assert (row.public_title, row.public_body, row.public_more) == ("", "", "")
+    assert row.body == "Note interne"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=80))
+def test_any_input_searches_without_error(indexed_world, text):  # type: ignore[no-untyped-def]
+    """Whatever is typed reaches the database as quoted terms only: no
+    syntax error in PostgreSQL's to_tsquery nor in FTS5 (an error would also
+    abort the test's transaction, failing every later example)."""
+    for role in ("staff", "owner_party"):
+        page = search(indexed_world, role, text)
+        assert page.total >= 0
