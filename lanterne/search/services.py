@@ -368,12 +368,27 @@ def search_index_schedule(**ids: Iterable[int]) -> None:
     what its object says (`policy.search_scope`), and `search-reindex`
     catches up; a search flushes what its own transaction wrote first."""
     pending: dict[str, set[int]] | None = getattr(connection, _PENDING, None)
-    if pending is None:
+    # What waits belongs to the transaction whose commit will flush it: when
+    # that transaction was rolled back, Django dropped the flush, and what
+    # it had scheduled is dropped with it rather than carried into the next.
+    awaited = pending is not None and connection.in_atomic_block and _flush_awaited()
+    if not awaited:
         pending = defaultdict(set)
         setattr(connection, _PENDING, pending)
+    assert pending is not None
     for argument, values in ids.items():
         pending[argument].update(values)
-    transaction.on_commit(search_index_flush, robust=True)
+    if not awaited:
+        transaction.on_commit(search_index_flush, robust=True)
+
+
+def _flush_awaited() -> bool:
+    """Whether the current transaction will flush the pending index work on
+    commit (Django's list of on-commit callbacks: (savepoints, function,
+    robust), emptied of those of a rolled-back savepoint)."""
+    return any(
+        function is search_index_flush for _ids, function, _robust in connection.run_on_commit
+    )
 
 
 def search_index_flush() -> int:

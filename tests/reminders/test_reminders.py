@@ -18,7 +18,7 @@ import pytest
 from django.core import mail as django_mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from lanterne.dossiers import policy
@@ -32,6 +32,7 @@ from lanterne.mail.storage import blob_read
 from lanterne.reminders.choices import ReminderState
 from lanterne.reminders.models import Reminder
 from lanterne.reminders.services import (
+    ReminderRun,
     reminder_cancel,
     reminder_create,
     reminder_mark_answered,
@@ -360,6 +361,13 @@ def test_two_runs_at_once_remind_once(world: World, today: date) -> None:
         try:
             start.wait(timeout=10)
             runs.append(reminders_run(today=today))
+        except OperationalError as error:
+            # SQLite's shared-cache test database refuses a reader while the
+            # other run writes ("table is locked") rather than making it
+            # wait: that run did nothing at all, which is what is asserted.
+            if connection.vendor != "sqlite" or "locked" not in str(error):
+                raise
+            runs.append(ReminderRun())
         finally:
             connection.close()
 

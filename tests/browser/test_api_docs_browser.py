@@ -11,15 +11,13 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from lanterne.api.services import api_token_create
 
-# The browser fixtures of tests/browser, used here by name.
-from ..browser.conftest import browser, context  # noqa: F401
 from ..conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def docs_page(context: BrowserContext) -> Iterator[Page]:  # noqa: F811
+def docs_page(context: BrowserContext) -> Iterator[Page]:
     page = context.new_page()
     yield page
     page.close()
