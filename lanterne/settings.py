@@ -51,6 +51,9 @@ if not SECRET_KEY:
             "LANTERNE_SECRET_KEY is required (set LANTERNE_MODE=demo to try Lanterne without one)."
         )
     SECRET_KEY = f"lanterne-insecure-{MODE}-key-never-use-in-production"
+# Former secret keys, still accepted for signatures and stored secrets while
+# a new key is rolled out (see lanterne.core.secrets and `rotate-secrets`).
+SECRET_KEY_FALLBACKS = env_list("LANTERNE_SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("LANTERNE_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("LANTERNE_CSRF_TRUSTED_ORIGINS")
@@ -273,6 +276,13 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = MODE != "production"
+# IMAP servers on loopback or private addresses: refused in production (the
+# connection test must not reach Lanterne's own network); allowed in demo and
+# test mode, or with LANTERNE_IMAP_ALLOW_PRIVATE_HOSTS=1 for an agency whose
+# mail server sits on its own network.
+IMAP_ALLOW_PRIVATE_HOSTS = env_bool(
+    "LANTERNE_IMAP_ALLOW_PRIVATE_HOSTS", default=MODE != "production"
+)
 # Largest e-mail accepted, in bytes; larger ones are refused with a record.
 MAIL_MAX_BYTES = int(env_str("LANTERNE_MAIL_MAX_BYTES", str(50 * 1024 * 1024)))
 # Largest document accepted by upload, in bytes.

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from lanterne.condominiums.models import Agency, Condominium
+from lanterne.core.fields import EncryptedTextField
 from lanterne.dossiers.choices import Audience
 
 from .choices import Direction, RawFormat, RawState, Review, SendStatus, SourceKind
@@ -55,7 +56,9 @@ class MailSource(models.Model):
     imap_port = models.PositiveIntegerField(_("port"), default=993)
     imap_ssl = models.BooleanField(_("TLS"), default=True)
     imap_username = models.CharField(_("identifiant"), max_length=200, blank=True)
-    imap_password = models.CharField(_("mot de passe"), max_length=500, blank=True)
+    # Encrypted at rest (lanterne.core.secrets): a database dump does not
+    # give away the mailbox.
+    imap_password = EncryptedTextField(_("mot de passe"), blank=True)
     imap_folders = models.JSONField(
         _("dossiers à relever"), default=list, blank=True, help_text=_("Par défaut : INBOX.")
     )

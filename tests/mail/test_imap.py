@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 from django.urls import reverse
 from imapclient import IMAPClient
 
@@ -29,6 +30,8 @@ from lanterne.condominiums.models import Agency
 from lanterne.mail.choices import Direction, RawState, SourceKind
 from lanterne.mail.models import Delivery, ImapFolderState, MailSource, Message, RawMessage
 from lanterne.mail.sources.imap import (
+    ImapHostRefused,
+    imap_host_check,
     imap_source_sync,
     imap_sync_folder,
     imap_watch,
@@ -677,3 +680,36 @@ def test_an_unreachable_server_is_explained(
         .content.decode()
     )
     assert "Serveur « imap.invalid » introuvable : vérifiez son nom." in body
+
+
+# --- The server's address ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.20", "169.254.169.254", "::1", "0.0.0.0"],  # noqa: S104
+)
+def test_private_and_reserved_servers_are_refused_in_production(host: str) -> None:
+    with override_settings(IMAP_ALLOW_PRIVATE_HOSTS=False), pytest.raises(ImapHostRefused):
+        imap_host_check(host, 993)
+
+
+def test_a_server_on_the_internet_is_accepted() -> None:
+    with override_settings(IMAP_ALLOW_PRIVATE_HOSTS=False):
+        imap_host_check("93.184.215.14", 993)  # an address literal: no DNS needed
+
+
+def test_the_connection_test_does_not_reach_a_private_server(
+    world: Any, world_source: MailSource, client_for: Any
+) -> None:
+    """The real Dovecot listens on 127.0.0.1: with private servers refused,
+    the connection test says why and never logs in."""
+    url = reverse("mail:source_test", args=[world_source.pk])
+    with override_settings(IMAP_ALLOW_PRIVATE_HOSTS=False):
+        body = client_for("staff").post(url).content.decode()
+        imap_source_sync(world_source)
+    assert "La connexion a échoué." in body
+    assert "a une adresse privée ou réservée (127.0.0.1)" in body
+    world_source.refresh_from_db()
+    assert "adresse privée ou réservée" in world_source.last_error
+    assert Delivery.objects.filter(source=world_source).count() == 0

@@ -14,7 +14,8 @@ transaction, so a message is either stored *and* counted as read, or neither
 (a crash before the commit leaves at most an unreferenced blob, and the
 message is fetched again; were a UID ever fetched twice, the delivery's unique
 IMAP UID makes that a no-op). Only after that commit does the parse stage
-(`raw_message_ingest`) run.
+(`raw_message_ingest`) run — or, with a task queue, is it enqueued for
+`lanterne worker` (`lanterne.mail.tasks`).
 
 The source's settings are edited by staff (`imap_source_save`); `imap_watch`
 runs in `lanterne fetch-mail`, one thread per source."""
@@ -24,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import hashlib
+import ipaddress
 import logging
 import socket
 import ssl
@@ -50,6 +52,7 @@ from lanterne.dossiers.policy import Viewer
 from ..choices import RawState, SourceKind
 from ..models import Delivery, ImapFolderState, MailSource, RawMessage
 from ..services import mail_receive, raw_message_ingest
+from ..tasks import raw_messages_ingest_enqueue, raw_messages_queued
 
 logger = logging.getLogger(__name__)
 
@@ -230,9 +233,42 @@ def imap_source_folders(source: MailSource) -> list[tuple[str, bool]]:
 # --- Connection --------------------------------------------------------------------
 
 
+class ImapHostRefused(ConnectionError):
+    """The mailbox's server is an address of the machine or of a private
+    network, which production refuses (`IMAP_ALLOW_PRIVATE_HOSTS`)."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"{host} resolves to {address}, a private or reserved address")
+        self.host = host
+        self.address = address
+
+
+def imap_host_check(host: str, port: int) -> None:
+    """Refuse a server that resolves to a loopback, private, link-local or
+    otherwise reserved address, unless `IMAP_ALLOW_PRIVATE_HOSTS`: staff type
+    the server's name, and the connection test and the fetcher must not
+    become a way to reach the services of Lanterne's own network (its
+    database, its cache, a cloud metadata endpoint). Raises
+    `ImapHostRefused`, or `socket.gaierror` when the name does not resolve.
+
+    The name is resolved again when the client connects; a name whose DNS
+    answer changes in between is the remaining gap (the certificate check
+    of a TLS connection still binds the connection to the name)."""
+    if settings.IMAP_ALLOW_PRIVATE_HOSTS:
+        return
+    for *_rest, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            raise ImapHostRefused(host, str(address))
+
+
 def imap_connect(source: MailSource, *, timeout: float = CONNECT_TIMEOUT) -> IMAPClient:
     """A logged-in connection to the source's mailbox. With TLS off, STARTTLS
-    is still used when the server offers it; the certificate is verified."""
+    is still used when the server offers it; the certificate is verified.
+    The server must be on the internet (`imap_host_check`)."""
+    imap_host_check(source.imap_host, source.imap_port)
     client = IMAPClient(
         source.imap_host,
         port=source.imap_port,
@@ -272,6 +308,11 @@ def imap_error_text(error: BaseException, source: MailSource) -> str:
     """What went wrong, in words staff can act on (shown in `last_error` and
     on the connection test)."""
     server = f"{source.imap_host}:{source.imap_port}"
+    if isinstance(error, ImapHostRefused):
+        return _(
+            "Le serveur « %(host)s » a une adresse privée ou réservée (%(address)s) : Lanterne "
+            "ne se connecte qu'à des serveurs de messagerie joignables sur Internet."
+        ) % {"host": error.host, "address": error.address}
     if isinstance(error, LoginError):
         return _("Le serveur a refusé l'identifiant ou le mot de passe (%(username)s).") % {
             "username": source.imap_username
@@ -533,7 +574,9 @@ def _receive(
     report.fetched += 1
     report.last_uid = state.last_uid
     raw = result.raw
-    if raw.state == RawState.STORED:
+    if raw.state == RawState.STORED and raw_messages_queued():
+        raw_messages_ingest_enqueue([raw.pk])  # a worker parses it: counted as new
+    elif raw.state == RawState.STORED:
         try:
             raw_message_ingest(raw)
         except Exception:  # noqa: BLE001 — stored already; `reprocess-mail` will retry it
