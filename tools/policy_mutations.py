@@ -192,6 +192,54 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
         "    return dossier.condominium_id in viewer.chair_condominium_ids and may_see_dossier(",
         "    return dossier.condominium_id in viewer.council_condominium_ids and may_see_dossier(",
     ),
+    (
+        "search: the published part ignores each row's own audience",
+        POLICY,
+        "        Q(kind=SearchKind.DOSSIER) | _entry_audience_admits_q(viewer),\n",
+        "",
+    ),
+    (
+        "search: rows not re-indexed after an audience change are found by readers",
+        POLICY,
+        "        _search_document_current_q(),\n",
+        "",
+    ),
+    (
+        "search: a staff member reads the originals of every agency",
+        POLICY,
+        "    original = Q(agency_id__in=staff) if staff else None",
+        "    original = Q() if staff else None",
+    ),
+    (
+        "search: a parties row is found by any reader of the dossier",
+        POLICY,
+        '        | Q(audience=Audience.PARTIES, **{f"{p}party_persons__in": viewer.person_ids})',
+        "        | Q(audience=Audience.PARTIES)",
+    ),
+    (
+        "journal: staff read the audit log of every agency",
+        POLICY,
+        "    return AuditLog.objects.filter(agency_id__in=viewer.staff_agency_ids)",
+        "    return AuditLog.objects.all()",
+    ),
+    (
+        "privacy: any co-owner exports anyone's data",
+        POLICY,
+        "    return viewer.is_staff_of(person.agency_id) or person.pk in viewer.person_ids",
+        "    return viewer.is_staff_of(person.agency_id) or bool(viewer.person_ids)",
+    ),
+    (
+        "privacy: a manager erases their own person",
+        POLICY,
+        "    return viewer.is_manager_of(person.agency_id) and person.pk not in viewer.person_ids",
+        "    return viewer.is_manager_of(person.agency_id)",
+    ),
+    (
+        "contacts: a co-owner lists the agency's persons",
+        POLICY,
+        "        Q(agency_id__in=viewer.staff_agency_ids) | Q(pk__in=viewer.person_ids)",
+        "        Q(agency_id__in=viewer.staff_agency_ids) | Q(agency_id__in=viewer.agency_ids)",
+    ),
 ]
 
 

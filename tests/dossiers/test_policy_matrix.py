@@ -613,3 +613,26 @@ def test_search(world, client_for, dossier_audience):  # type: ignore[no-untyped
         for audience in AUDIENCES:
             marker = f"MARK-note-{audience}"
             assert (marker in body) is (marker in expected), (role, marker, "page")
+
+
+def test_search_rows_not_reindexed_after_narrowing_are_found_by_staff_only(world):  # type: ignore[no-untyped-def]
+    """An object narrowed to « interne » by a queryset update, before its
+    index row is rebuilt: the stale row still says « copropriétaires », and
+    must not be found by them (the policy compares the row with its object)."""
+    from lanterne.documents.models import Document
+    from lanterne.dossiers.models import Decision, Note, Task
+    from lanterne.search.services import search_documents_index, search_index_flush
+
+    dossier = make_dossier(world, "owners")
+    search_documents_index(dossier_ids=[dossier.pk])
+    fill_timeline(world, dossier)
+    search_index_flush()
+    for model in (Note, Task, Decision, Document, Message):
+        model.objects.filter(dossier=dossier, audience="owners").update(audience="internal")
+    for role in ROLES:
+        rows = policy.search_documents_visible_to(viewer(world, role)).filter(dossier=dossier)
+        stale = rows.filter(audience="owners").exclude(kind="dossier")
+        if role == "staff":
+            assert stale.count() == len(SEARCHED_KINDS), role
+        else:
+            assert not stale.exists(), role
