@@ -195,14 +195,14 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
     (
         "search: the published part ignores each row's own audience",
         POLICY,
-        "        Q(kind=SearchKind.DOSSIER) | _entry_audience_admits_q(viewer),\n",
-        "",
+        "        & (Q(kind=SearchKind.DOSSIER) | _search_audience_admits_q(viewer))",
+        "        & Q()",
     ),
     (
         "search: rows not re-indexed after an audience change are found by readers",
         POLICY,
-        "        _search_document_current_q(),\n",
-        "",
+        "        & _search_document_current_q()",
+        "        & Q()",
     ),
     (
         "search: a staff member reads the originals of every agency",
@@ -213,7 +213,7 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
     (
         "search: a parties row is found by any reader of the dossier",
         POLICY,
-        '        | Q(audience=Audience.PARTIES, **{f"{p}party_persons__in": viewer.person_ids})',
+        "        | Q(audience=Audience.PARTIES, dossier_id__in=party_dossiers)",
         "        | Q(audience=Audience.PARTIES)",
     ),
     (

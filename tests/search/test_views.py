@@ -111,12 +111,13 @@ def test_the_number_of_queries_does_not_grow_with_the_results(indexed_world, cli
 
 
 def test_query_count_bound(indexed_world, client_for, django_assert_max_num_queries):  # type: ignore[no-untyped-def]
-    """Session, user, the viewer's roles (3), condominiums, count, page,
+    """Session, user, the viewer's roles (3), condominiums, the dossiers they
+    may see and those they are a party to (the policy's scope), count, page,
     snippets, links."""
     world = indexed_world
     for i in range(30):
         note(world, f"Contrôle de l'extincteur {i}.")
     client = client_for("owner_party")
     client.get(URL, {"q": "extincteur"})
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         client.get(URL, {"q": "extincteur", "page": 2})
