@@ -62,11 +62,12 @@ messages: install
 	cd lanterne && $(DEMO_ENV) ../$(BIN)/lanterne makemessages --locale en --no-obsolete --ignore 'migrations/*'
 	cd lanterne && $(DEMO_ENV) ../$(BIN)/lanterne compilemessages --locale en
 
-# Refresh the pinned versions after changing pyproject.toml.
+# Refresh the pinned versions after changing pyproject.toml (the `bench`
+# extra included: the load test's locust is pinned too).
 lock:
 	rm -rf /tmp/lanterne-lock && $(PYTHON) -m venv /tmp/lanterne-lock
 	/tmp/lanterne-lock/bin/pip install --quiet --upgrade pip
-	/tmp/lanterne-lock/bin/pip install --quiet -e '.[test]'
+	/tmp/lanterne-lock/bin/pip install --quiet -e '.[test,bench]'
 	{ echo "# Pinned versions of every dependency (direct and transitive), used as pip constraints."; \
 	  echo "# Regenerate with: make lock"; \
 	  /tmp/lanterne-lock/bin/pip freeze --exclude-editable; } > requirements.lock

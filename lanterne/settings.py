@@ -84,6 +84,11 @@ INSTALLED_APPS = [
     # For its static files: the API's documentation serves Swagger UI from
     # them rather than from a CDN (lanterne/api/endpoints.py).
     "ninja",
+    # Background work (the "Background work" section below): the queue table
+    # of the database backend, and RQ's worker commands.
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
     "lanterne.accounts",
     "lanterne.condominiums",
     "lanterne.dossiers",
@@ -100,6 +105,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware, django-axes and the access log see the
+    # client's address (LANTERNE_TRUSTED_PROXIES).
+    "lanterne.core.middleware.ForwardedClientMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "lanterne.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -235,7 +243,17 @@ CONTENT_SECURITY_POLICY = (
 )
 if HTTPS:
     SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+    # The TLS-terminating proxy must set this header, overwriting what the
+    # client sent (docs/deployment.md).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies in front of the web processes (a TLS-terminating nginx, a
+# load balancer): how many of them append the address they were reached from
+# to X-Forwarded-For. 0, the default: none is trusted and the socket's address
+# is the client's, so that a client cannot choose, by sending the header, the
+# address its failed logins are counted against (django-axes) or logged
+# under. With N, the client is the Nth address from the right, the one the
+# outermost of those N proxies wrote (lanterne.core.middleware).
+TRUSTED_PROXIES = int(env_str("LANTERNE_TRUSTED_PROXIES") or "0")
 
 # --- Internationalisation ------------------------------------------------------
 # The interface speaks French; source strings are written in French and
@@ -253,18 +271,69 @@ STATIC_ROOT = DATA_DIR / "static"
 # The project-wide stylesheet lives in lanterne/static, which belongs to no app:
 # without this, neither the finders nor `collectstatic` would see it.
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Where documents and mail are kept: LANTERNE_STORAGE=local (the data folder,
+# the default) or s3: one bucket of an S3-compatible object store (AWS,
+# MinIO, other providers through LANTERNE_S3_ENDPOINT_URL), documents under
+# files/, raw mail and attachment blobs under mail/ (lanterne.core.storage).
+# The objects stay private; without LANTERNE_S3_ACCESS_KEY_ID and
+# LANTERNE_S3_SECRET_ACCESS_KEY, boto3's default chain finds the credentials
+# (AWS_* variables, ~/.aws, the machine's role).
+STORAGE = env_str("LANTERNE_STORAGE", "local")
+if STORAGE == "local":
+    _FILE_STORAGES: dict[str, dict[str, object]] = {
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": FILES_DIR, "base_url": None},
+        },
+        "mail": {
+            "BACKEND": "lanterne.mail.storage.DurableFileSystemStorage",
+            "OPTIONS": {"location": DATA_DIR / "mail", "base_url": None},
+        },
+    }
+elif STORAGE == "s3":
+    S3_BUCKET = env_str("LANTERNE_S3_BUCKET")
+    if not S3_BUCKET:
+        raise ImproperlyConfigured(
+            "LANTERNE_STORAGE=s3 needs LANTERNE_S3_BUCKET (the bucket's name)."
+        )
+    S3_ENDPOINT_URL = env_str("LANTERNE_S3_ENDPOINT_URL") or None
+    if S3_ENDPOINT_URL and not S3_ENDPOINT_URL.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(
+            "LANTERNE_S3_ENDPOINT_URL must start with https:// (or http://), "
+            f"not {S3_ENDPOINT_URL!r}"
+        )
+    _s3_key = env_str("LANTERNE_S3_ACCESS_KEY_ID") or None
+    _s3_secret = env_str("LANTERNE_S3_SECRET_ACCESS_KEY") or None
+    if (_s3_key is None) != (_s3_secret is None):
+        raise ImproperlyConfigured(
+            "Set both LANTERNE_S3_ACCESS_KEY_ID and LANTERNE_S3_SECRET_ACCESS_KEY, or neither "
+            "(boto3's default chain then finds the credentials)."
+        )
+    _s3 = {
+        "bucket_name": S3_BUCKET,
+        "endpoint_url": S3_ENDPOINT_URL,
+        "region_name": env_str("LANTERNE_S3_REGION") or None,
+        "access_key": _s3_key,
+        "secret_key": _s3_secret,
+    }
+    _FILE_STORAGES = {
+        "default": {
+            "BACKEND": "lanterne.core.storage.PrivateS3Storage",
+            "OPTIONS": {**_s3, "location": "files"},
+        },
+        "mail": {
+            "BACKEND": "lanterne.mail.storage.S3BlobStorage",
+            "OPTIONS": {**_s3, "location": "mail"},
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"LANTERNE_STORAGE must be local or s3, not {STORAGE!r}")
 STORAGES = {
     # Documents are never served from a public URL: downloads go through the
     # access policy (lanterne.documents.views.document_download).
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": FILES_DIR, "base_url": None},
-    },
+    "default": _FILE_STORAGES["default"],
     # The raw store of e-mail bytes and attachment blobs (lanterne.mail.storage).
-    "mail": {
-        "BACKEND": "lanterne.mail.storage.DurableFileSystemStorage",
-        "OPTIONS": {"location": DATA_DIR / "mail", "base_url": None},
-    },
+    "mail": _FILE_STORAGES["mail"],
     "staticfiles": {
         "BACKEND": (
             # Hashed, compressed files need `collectstatic`, which production
@@ -365,6 +434,44 @@ ANYMAIL = (
 if MAILGUN_API_KEY:
     ANYMAIL["MAILGUN_API_KEY"] = MAILGUN_API_KEY
     ANYMAIL["MAILGUN_SENDER_DOMAIN"] = env_str("LANTERNE_MAILGUN_SENDER_DOMAIN")
+
+# --- Background work ---------------------------------------------------------------
+# Work that need not delay a request or a mail source runs as tasks
+# (lanterne/*/tasks.py, Django's Tasks framework through django-tasks):
+# processing stored mail, sending notifications, indexing for search.
+# LANTERNE_TASKS_BACKEND chooses where they run:
+# - "immediate": as they are enqueued, in the process that enqueues them (after
+#   its commit) — no worker to run; the default of the demo (`make demo` runs
+#   no more processes than before) and of the tests;
+# - "database": queued in Lanterne's own database (django-tasks-db), run by
+#   `lanterne worker` — one machine, nothing more to install; the production
+#   default: run `lanterne worker` next to the web server;
+# - "redis": queued on Redis (django-tasks-rq, RQ) at LANTERNE_REDIS_URL, run
+#   by `lanterne worker [--processes N]` on any number of machines.
+TASKS_BACKEND = env_str(
+    "LANTERNE_TASKS_BACKEND", "database" if MODE == "production" else "immediate"
+)
+REDIS_URL = env_str("LANTERNE_REDIS_URL", "redis://127.0.0.1:6379/0")
+_TASK_BACKENDS = {
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+    "redis": "django_tasks_rq.RQBackend",
+}
+if TASKS_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"LANTERNE_TASKS_BACKEND must be immediate, database or redis, not {TASKS_BACKEND!r}."
+    )
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASKS_BACKEND]}}
+# RQ's queue (read by the redis backend and `lanterne worker`). A task may run
+# this long (seconds) before RQ stops it: a batch of large messages takes time.
+RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 30 * 60}}
+RQ = {
+    # Lanterne enqueues after its own commit (`transaction.on_commit`):
+    # django-rq must not defer it once more.
+    "COMMIT_MODE": "auto",
+    # The job class of django-tasks-rq: it runs the Task and records its result.
+    "JOB_CLASS": "django_tasks_rq.Job",
+}
 
 # --- Logging ----------------------------------------------------------------------
 LOGGING = {

@@ -57,6 +57,7 @@ from lanterne.core.demo import (
     make_png,
 )
 from lanterne.documents.models import Document
+from lanterne.documents.texts import texts_extract_pending
 from lanterne.dossiers.models import Dossier
 from lanterne.dossiers.policy import Viewer
 from lanterne.mail.choices import RawState, Review, SourceKind
@@ -2460,6 +2461,9 @@ def demo_mail_load(
     with tempfile.TemporaryDirectory(prefix="lanterne-demo-mail-") as directory:
         folder = demo_mail_write(mails, Path(directory))
         result = mail_import(agency=agency, paths=[folder])
+    # An import leaves the attachments' text for later (`lanterne
+    # extract-text`): the demo reads it now, so that its quotes are searched.
+    texts_extract_pending(agency_id=agency.pk)
     demo_mail_review(agency)
     return demo_mail_summary(agency, loaded=True, imported=result.imported)
 

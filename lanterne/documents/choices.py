@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from . import extraction
+
 
 class DocumentKind(models.TextChoices):
     """What a document is: the category it is filed under."""
@@ -54,3 +56,14 @@ SPACE_LABELS_FOR_STAFF = {
     DocumentSpace.LOT: _("Un lot : ses copropriétaires seulement"),
     DocumentSpace.COUNCIL: _("Conseil syndical"),
 }
+
+
+class TextState(models.TextChoices):
+    """Where the text of a file (a mail's attachment, a document) is, for
+    search (`extraction`, `texts`)."""
+
+    PENDING = "pending", _("En attente")
+    EXTRACTED = extraction.EXTRACTED, _("Texte extrait")
+    TOO_LARGE = extraction.TOO_LARGE, _("Texte en partie extrait (fichier trop grand)")
+    UNSUPPORTED = extraction.UNSUPPORTED, _("Format sans texte lisible")
+    FAILED = extraction.FAILED, _("Texte illisible")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -12,7 +13,18 @@ from django.utils.translation import gettext_lazy as _
 from lanterne.condominiums.models import Agency, Condominium, Lot
 from lanterne.dossiers.choices import Audience
 
-from .choices import DocumentKind, DocumentSpace
+from .choices import DocumentKind, DocumentSpace, TextState
+
+
+class TextDeferredManager(models.Manager):  # type: ignore[type-arg]
+    """The default manager of models carrying a file's text (`Document`,
+    `mail.Attachment`): the text (up to 200,000 characters) is left out of
+    every query unless asked for, so that a timeline page, a document list
+    or an export listing files does not carry their texts along. Search
+    reads it with `values()`, which this does not affect."""
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        return super().get_queryset().defer("text")
 
 
 def document_storage_path(instance: Document, filename: str) -> str:
@@ -62,6 +74,15 @@ class Document(models.Model):
         "accounts.User", on_delete=models.SET_NULL, null=True, related_name="+"
     )
     uploaded_at = models.DateTimeField(default=timezone.now)
+    # The file's text for search, read after the upload by a task
+    # (`texts.documents_text_extract`): at most `extraction.MAX_CHARACTERS`.
+    text = models.TextField(blank=True)
+    text_state = models.CharField(
+        max_length=20, choices=TextState.choices, default=TextState.PENDING
+    )
+    text_error = models.CharField(max_length=300, blank=True)
+
+    objects = TextDeferredManager()
 
     class Meta:
         verbose_name = _("document")
@@ -69,6 +90,12 @@ class Document(models.Model):
         indexes = [
             models.Index(fields=["agency", "sha256"], name="document_sha256"),
             models.Index(fields=["condominium", "kind"], name="document_condominium_kind"),
+            # `lanterne extract-text --pending`.
+            models.Index(
+                fields=["id"],
+                condition=Q(text_state=TextState.PENDING),
+                name="document_text_pending",
+            ),
         ]
         constraints = [
             # A document of a lot is the lot owners' only: never in a dossier,

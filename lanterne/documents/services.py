@@ -26,6 +26,7 @@ from lanterne.dossiers.services import timeline_entry_record
 from .checklist import space_refusal
 from .choices import DocumentKind, DocumentSpace
 from .models import Document
+from .tasks import texts_extract_schedule
 
 SPACE_AUDIENCES = {
     DocumentSpace.OWNERS: Audience.OWNERS,
@@ -113,6 +114,7 @@ def document_upload(
 
     try:
         document.save()
+        texts_extract_schedule(document_ids=[document.pk])
         if dossier is not None:
             timeline_entry_record(
                 dossier=dossier,

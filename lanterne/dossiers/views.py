@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -40,6 +41,10 @@ from .forms import (
 )
 from .models import Dossier, Task, TimelineEntry
 
+# The home page lists at most this many of the person's own dossiers (the
+# others of their buildings come page by page below).
+HOME_MY_DOSSIERS = 50
+
 
 def _error_messages(error: ValidationError) -> list[str]:
     return [str(m) for m in error.messages]
@@ -49,16 +54,25 @@ def _error_messages(error: ValidationError) -> list[str]:
 def home(request: HttpRequest) -> HttpResponse:
     """The person's condominiums and dossiers: their own first, then the building's."""
     viewer = policy.viewer_of(request)
+    after = request.GET.get("apres") or None
     condominiums = list(policy.condominiums_visible_to(viewer).order_by("name"))
-    dossiers = list(selectors.dossiers_for_viewer(viewer)[:200])
     mine = selectors.my_dossier_ids(viewer)
+    dossiers = selectors.dossiers_for_viewer(viewer)
+    # The person's own dossiers come first, on the first page; the others
+    # page by page (an agency has thousands).
+    my_dossiers = (
+        list(dossiers.filter(pk__in=mine)[:HOME_MY_DOSSIERS]) if mine and not after else []
+    )
+    page = selectors.dossier_page(dossiers.exclude(pk__in=mine) if mine else dossiers, after=after)
     return render(
         request,
         "dossiers/home.html",
         {
             "condominiums": condominiums,
-            "my_dossiers": [d for d in dossiers if d.pk in mine],
-            "other_dossiers": [d for d in dossiers if d.pk not in mine],
+            "my_dossiers": my_dossiers,
+            "other_dossiers": page.dossiers,
+            "next_cursor": page.next_cursor,
+            "is_next_page": bool(after),
             "is_staff": viewer.is_staff_anywhere,
         },
     )
@@ -80,12 +94,25 @@ def condominium_detail(request: HttpRequest, condominium_id: int) -> HttpRespons
         status=status if status in DossierStatus.values else None,
         type=dossier_type if dossier_type in DossierType.values else None,
     )
+    page = selectors.dossier_page(dossiers, after=request.GET.get("apres") or None)
+    filters = {
+        key: value
+        for key, value in (
+            ("type", dossier_type),
+            ("statut", status),
+            ("clos", "1" if include_closed else ""),
+        )
+        if value
+    }
     return render(
         request,
         "dossiers/condominium.html",
         {
             "condominium": condominium,
-            "dossiers": dossiers[:500],
+            "dossiers": page.dossiers,
+            "next_query": urlencode({**filters, "apres": page.next_cursor})
+            if page.next_cursor
+            else "",
             "types": DossierType.choices,
             "statuses": DossierStatus.choices,
             "selected_status": status,

@@ -268,11 +268,17 @@ def _messages_create(
         assert outcome.parsed is not None
         attachments.extend(attachment_rows(message, outcome.parsed))
     signature_logos_mark(agency, attachments)
+    from lanterne.documents.tasks import texts_extract_schedule
+    from lanterne.documents.texts import attachments_text_prepare
+
+    to_read = attachments_text_prepare(attachments)
     Attachment.objects.bulk_create(attachments)
     threads.finish()
     from lanterne.search.services import search_index_schedule
 
     search_index_schedule(message_ids=[message.pk for _raw, message, _outcome in new])
+    # Their text is read after the import, not during it (`bulk`).
+    texts_extract_schedule(attachment_ids=[item.pk for item in to_read], bulk=True)
     RawMessage.objects.filter(pk__in=[raw.pk for raw, _m, _o in new]).update(
         state=RawState.PARSED, failed_stage="", error="", duplicate_of=None, processed_at=now
     )

@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 
 from lanterne.condominiums.models import Agency, Condominium
 from lanterne.core.fields import EncryptedTextField
+from lanterne.documents.choices import TextState
+from lanterne.documents.models import TextDeferredManager
 from lanterne.dossiers.choices import Audience
 
 from .choices import Direction, RawFormat, RawState, Review, SendStatus, SourceKind
@@ -345,6 +347,8 @@ class Message(models.Model):
             ),
         ]
         indexes = [
+            # (The triage inbox has its own index, `message_triage`, made
+            # by migration 0008 in SQL: SQLite's indexes know no NULLS LAST.)
             models.Index(fields=["agency", "date", "id"], name="message_agency_date"),
             # Bounces waiting for the message that bounced (read out of
             # order): found when it arrives. Only bounces are in it.
@@ -383,6 +387,17 @@ class Attachment(models.Model):
     from_tnef = models.BooleanField(default=False)
     is_forwarded_message = models.BooleanField(default=False)
     is_signature_logo = models.BooleanField(default=False)
+    # The file's text for search, read after the message is saved, never
+    # while mail is ingested (`lanterne.documents.texts`): at most
+    # `extraction.MAX_CHARACTERS`, the same for every attachment of the
+    # same bytes in the agency.
+    text = models.TextField(blank=True)
+    text_state = models.CharField(
+        max_length=20, choices=TextState.choices, default=TextState.PENDING
+    )
+    text_error = models.CharField(max_length=300, blank=True)
+
+    objects = TextDeferredManager()
 
     class Meta:
         verbose_name = _("pièce jointe")
@@ -391,6 +406,14 @@ class Attachment(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["message", "position"], name="attachment_unique_position"
+            ),
+        ]
+        indexes = [
+            # `lanterne extract-text --pending`.
+            models.Index(
+                fields=["id"],
+                condition=Q(text_state=TextState.PENDING),
+                name="attachment_text_pending",
             ),
         ]
 

@@ -293,6 +293,10 @@ def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
         message.attachments.all().delete()
     attachments = attachment_rows(message, parsed)
     signature_logos_mark(raw.agency, attachments)
+    from lanterne.documents.tasks import texts_extract_schedule
+    from lanterne.documents.texts import attachments_text_prepare
+
+    to_read = attachments_text_prepare(attachments)
     # One INSERT for all of them.
     Attachment.objects.bulk_create(attachments)
     # The thread stage, in the same transaction: no extra commit per message.
@@ -300,6 +304,7 @@ def _message_save(raw: RawMessage, parsed: ParsedMessage) -> Message:
     from lanterne.search.services import search_index_schedule
 
     search_index_schedule(message_ids=[message.pk])  # staff find it, in triage or filed
+    texts_extract_schedule(attachment_ids=[item.pk for item in to_read])
     RawMessage.objects.filter(pk=raw.pk).update(
         state=RawState.PARSED,
         failed_stage="",

@@ -19,7 +19,13 @@ inside it, `blob_put` writes the temporary file without syncing it, and
 syncs into a few journal commits instead of three per file — before the
 caller commits the database transaction that refers to the blobs. The
 guarantee is the same (no committed row names a blob that a power cut could
-lose); only the number of disk flushes changes."""
+lose); only the number of disk flushes changes.
+
+On S3-compatible object storage (`LANTERNE_STORAGE=s3`: `S3BlobStorage`),
+durable means the PUT succeeded: `blob_put` returns once the store has
+answered it, and a batch (`S3BlobBatch`) uploads its blobs concurrently in
+`flush`, before the commit. A blob already in the bucket (a HEAD finds it) is
+not uploaded again."""
 
 from __future__ import annotations
 
@@ -34,8 +40,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import IO, Any
 
+from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, storages
+
+from lanterne.core.storage import PrivateS3Storage, is_missing
 
 # The staging folder, relative to the store's root; never a blob name (those
 # start with "raw/" or "attachments/").
@@ -47,6 +56,9 @@ _INCOMING_PREFIX = ".incoming-"
 INCOMING_MAX_AGE = 3600.0
 # Concurrent fsync calls of one batch (the file system groups them).
 _SYNC_THREADS = 16
+# Concurrent uploads of one batch to the object store (each a HEAD, then a
+# PUT when the blob is new); botocore's default connection pool holds 10.
+_UPLOAD_THREADS = 10
 
 
 def _sync_path(path: str) -> None:
@@ -173,12 +185,100 @@ class DurableFileSystemStorage(FileSystemStorage):
         return removed
 
 
-class BlobBatch:
-    """Blobs written by a bulk writer and made durable together by `flush`.
+class S3BlobStorage(PrivateS3Storage):
+    """The raw store in a bucket of an S3-compatible object store. Names are
+    content-addressed as on disk: a name that exists holds the same bytes, so
+    it is never renamed, and `blob_put` never uploads it twice."""
 
-    Until then they are temporary files of the staging folder that nothing
-    else can see: `flush` must run before the database transaction naming
-    them commits."""
+    file_overwrite = True
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        # Content-addressed: the same name means the same bytes.
+        return name
+
+    def put_new(self, blobs: dict[str, bytes]) -> None:
+        """Upload those of `blobs` (name → bytes) the bucket does not hold yet,
+        concurrently; return once every PUT has succeeded, else raise the
+        first failure (`ObjectStoreError`)."""
+        if not blobs:
+            return
+        # One client for the threads: boto3 clients are thread-safe (its
+        # resources, behind `self.connection`, are not shared across threads).
+        client = self.connection.meta.client
+
+        def put(item: tuple[str, bytes]) -> None:
+            name, data = item
+            key = self.object_key(name)
+            with self.errors("look up", name):
+                try:
+                    client.head_object(Bucket=self.bucket_name, Key=key)
+                    return
+                except ClientError as error:
+                    if not is_missing(error):
+                        raise
+            with self.errors("write", name):
+                client.put_object(Bucket=self.bucket_name, Key=key, Body=data)
+
+        with ThreadPoolExecutor(max_workers=min(_UPLOAD_THREADS, len(blobs))) as executor:
+            list(executor.map(put, blobs.items()))
+
+    def read_bytes(self, name: str) -> bytes:
+        """The whole object, in one GET."""
+        with self.errors("read", name):
+            response = self.connection.meta.client.get_object(
+                Bucket=self.bucket_name, Key=self.object_key(name)
+            )
+            data: bytes = response["Body"].read()
+        return data
+
+
+class BlobBatch:
+    """Blobs written by a bulk writer and made durable together by `flush`,
+    which must run before the database transaction naming them commits.
+    Until then, `read` gives their bytes; `discard` forgets them."""
+
+    def put(self, name: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def read(self, name: str) -> bytes | None:
+        """The bytes of a blob of this batch not yet in its place, else None."""
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """Forget the batch's blobs (their transaction was rolled back)."""
+        raise NotImplementedError
+
+
+class S3BlobBatch(BlobBatch):
+    """A batch for the object store: the blobs wait in memory (a batch of
+    `lanterne import-mail` is bounded in bytes) and `flush` uploads those
+    the bucket lacks, concurrently."""
+
+    def __init__(self, storage: S3BlobStorage) -> None:
+        self.storage = storage
+        self.pending: dict[str, bytes] = {}
+
+    def put(self, name: str, data: bytes) -> None:
+        self.pending.setdefault(name, data)
+
+    def read(self, name: str) -> bytes | None:
+        return self.pending.get(name)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        self.storage.put_new(pending)
+
+    def discard(self) -> None:
+        self.pending = {}
+
+
+class FileSystemBlobBatch(BlobBatch):
+    """A batch on local disk: its blobs are temporary files of the staging
+    folder that nothing else can see until `flush` syncs them and renames
+    them into place."""
 
     def __init__(self, storage: DurableFileSystemStorage) -> None:
         self.storage = storage
@@ -191,7 +291,6 @@ class BlobBatch:
         self.pending[path] = self.storage.write_incoming([data], sync=False)
 
     def read(self, name: str) -> bytes | None:
-        """The bytes of a blob of this batch not yet in its place, else None."""
         temporary = self.pending.get(self.storage.path(name))
         if temporary is None:
             return None
@@ -220,7 +319,6 @@ class BlobBatch:
             list(executor.map(_sync_path, directories))
 
     def discard(self) -> None:
-        """Forget the batch's blobs (their transaction was rolled back)."""
         pending, self.pending = self.pending, {}
         for temporary in pending.values():
             with contextlib.suppress(FileNotFoundError):
@@ -237,14 +335,18 @@ def _storage() -> Any:
 @contextlib.contextmanager
 def blob_batch() -> Iterator[BlobBatch | None]:
     """Group the `blob_put` calls made inside into one `BlobBatch` (None when
-    the store is not on local disk: writes are then immediate). The caller
-    calls `flush()` before each database commit; blobs left unflushed when
-    the block ends are discarded."""
+    the store is neither on local disk nor in a bucket: writes are then
+    immediate). The caller calls `flush()` before each database commit;
+    blobs left unflushed when the block ends are discarded."""
     storage = _storage()
-    if not isinstance(storage, DurableFileSystemStorage):
+    batch: BlobBatch
+    if isinstance(storage, DurableFileSystemStorage):
+        batch = FileSystemBlobBatch(storage)
+    elif isinstance(storage, S3BlobStorage):
+        batch = S3BlobBatch(storage)
+    else:
         yield None
         return
-    batch = BlobBatch(storage)
     token = _batch.set(batch)
     try:
         yield batch
@@ -289,7 +391,10 @@ def blob_read(name: str) -> bytes:
         data = batch.read(name)
         if data is not None:
             return data
-    with _storage().open(name, "rb") as handle:
+    storage = _storage()
+    if isinstance(storage, S3BlobStorage):
+        return storage.read_bytes(name)
+    with storage.open(name, "rb") as handle:
         stored: bytes = handle.read()
     return stored
 

@@ -132,8 +132,14 @@ class TriageItem:
 @dataclass(frozen=True)
 class TriagePage:
     items: list[TriageItem]
+    # Counted up to `COUNT_CAP` + 1: a history import's backlog is not
+    # counted on every page.
     total: int
     next_cursor: str | None
+
+    @property
+    def total_capped(self) -> bool:
+        return self.total > COUNT_CAP
 
 
 @dataclass(frozen=True)
@@ -283,14 +289,15 @@ def triage_page(
 ) -> TriagePage:
     """A page of a triage list, newest first (undated mail last).
 
-    Keyset pagination on (date, id): a page costs the same whatever its
-    depth, and filing messages meanwhile does not shift the next page. Four
-    queries whatever the number of messages: the total, the page (with its
+    Keyset pagination on (date, id), served by the `message_triage` index:
+    a page costs the same whatever its depth and the inbox's size, and
+    filing messages meanwhile does not shift the next page. Four queries
+    whatever the number of messages: the total (up to `COUNT_CAP`), the page (with its
     attachment and conversation counts and a preview of the new text, read
     by the database rather than loading whole bodies), and the dossiers of
     the suggestions."""
     selected = triage_messages(viewer, view=view)
-    total = selected.count()
+    total = selected[: COUNT_CAP + 1].count()
     attachments = (
         Attachment.objects.filter(message=OuterRef("pk"), is_inline=False)
         .order_by()
@@ -808,6 +815,7 @@ def _list_context(request: HttpRequest, viewer: Viewer, state: Mapping[str, str]
         ],
         "audiences": TRIAGE_AUDIENCE_CHOICES,
         "spans_agencies": len(viewer.staff_agency_ids) > 1,
+        "count_cap": COUNT_CAP,
         "is_htmx": bool(getattr(request, "htmx", False)),
     }
 

@@ -10,7 +10,8 @@ The flow (DESIGN.md, "publish → timeline entry → notifications to followers"
    In the same transaction, one `Notification` row is written per follower
    who may see the entry — never its actor, never for machine mail.
 2. Immediate rows are sent once the transaction commits
-   (`transaction.on_commit`); whatever is left (a crash, a mail server down)
+   (`transaction.on_commit`; by a worker, `tasks.entry_notifications_send`,
+   when a task queue is configured); whatever is left (a crash, a mail server down)
    is sent by `lanterne send-notifications`. Digest rows wait for
    `lanterne send-digests`, one mail per login and day.
 3. At send time each row is checked again with the recipient's rights then
@@ -354,10 +355,24 @@ def entries_published(entries: Iterable[TimelineEntry], *, actor: Any = None) ->
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if any(row.delivery == Delivery.IMMEDIATE for row in rows):
         entry_ids = sorted({row.entry_id for row in rows if row.delivery == Delivery.IMMEDIATE})
-        # robust: a mail server that is down must not turn a saved
-        # publication into an error page; the rows stay pending for
+        # robust: a mail server (or a task queue) that is down must not turn
+        # a saved publication into an error page; the rows stay pending for
         # `send-notifications`.
-        transaction.on_commit(lambda: notifications_send(entry_ids=entry_ids), robust=True)
+        transaction.on_commit(lambda: _notifications_send_soon(entry_ids), robust=True)
+
+
+def _notifications_send_soon(entry_ids: list[int]) -> None:
+    """Send these entries' immediate notifications now, or enqueue their
+    sending for a worker when a task queue is configured (the request that
+    published does not wait for the mail server)."""
+    from lanterne.core.tasks import side_work_in_process
+
+    if side_work_in_process():
+        notifications_send(entry_ids=entry_ids)
+        return
+    from .tasks import entry_notifications_send
+
+    entry_notifications_send.enqueue(entry_ids)
 
 
 def _frequency(user: Any) -> str:

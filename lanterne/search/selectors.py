@@ -2,9 +2,10 @@
 
 `search_page` answers one page of results in a constant number of queries,
 whatever the number of matches: the count, the page (ranked), the
-highlighted snippets of that page, and the timeline entries the results
-link to. What `viewer` may not see is never matched — it adds nothing to the
-count and lends no snippet (`policy.search_scope`).
+highlighted snippets of that page, the timeline entries the results link
+to, and the attachments whose text a mail was found by. What `viewer` may
+not see is never matched — it adds nothing to the count and lends no
+snippet (`policy.search_scope`).
 
 Ranking: the loose words found side by side (as typed) first, then
 PostgreSQL's cover density rank (`ts_rank_cd`: words close together, in the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +63,16 @@ from .query import (
 from .services import search_index_flush
 
 PAGE_SIZE = 20
+# Matches counted at most: beyond, the page says « plus de 1 000 résultats ».
+# Counting every match of a common word over a million mails (« fuite »
+# matches almost half of a syndic's mail) costs seconds; nobody reads past
+# the fiftieth page of results.
+COUNT_LIMIT = 1000
+# Matches ranked by relevance at most: when there are more, the most recent
+# ones (the words' order in a reader's mind is « recent first, then
+# relevant »). Ranking every match of a common word costs seconds too; a
+# precise query, under the limit, is ranked over all its matches.
+RANKED_LIMIT = 1000
 ORIGINAL_COLUMNS = ("title", "body", "more")
 PUBLIC_COLUMNS = ("public_title", "public_body", "public_more")
 # The pointer of each kind of row to the object its timeline entry is about.
@@ -102,6 +114,8 @@ class SearchResult:
     title_html: SafeString
     snippet_html: SafeString
     url: str
+    # For a mail found through the text of one of its attachments: its name.
+    found_in_file: str = ""
 
     @property
     def kind_label(self) -> str:
@@ -111,10 +125,11 @@ class SearchResult:
 @dataclass(frozen=True)
 class SearchPage:
     results: list[SearchResult]
-    total: int
+    total: int  # at most COUNT_LIMIT
     number: int
     page_size: int = PAGE_SIZE
     query: ParsedQuery = field(default_factory=lambda: ParsedQuery(clauses=()))
+    more_than_total: bool = False  # more matches than `total` (COUNT_LIMIT) exist
 
     @property
     def num_pages(self) -> int:
@@ -345,6 +360,51 @@ def _snippet(body: str, more: str) -> str:
     return body or more
 
 
+# A masked value in a public text (« [téléphone masqué] »), or any short
+# bracketed text: passages are cut there, what surrounds them being verbatim.
+_BRACKETED = re.compile(r"\[[^\[\]\n]{1,60}\]")
+
+
+def _quoted_line(text: str) -> str:
+    """The verbatim piece of a snippet around its first word found: its line,
+    without the snippet's ellipses, cut at masked values."""
+    line = next(line for line in text.split("\n") if MARK_START in line)
+    for piece in _BRACKETED.split(line):
+        if MARK_START in piece:
+            plain = piece.replace(MARK_START, "").replace(MARK_STOP, "")
+            return plain.replace("…", " ").strip()
+    return ""
+
+
+def _found_in_files(viewer: policy.Viewer, snippets: dict[int, tuple[int, str]]) -> dict[int, str]:
+    """For mail found through the text of an attachment, by index row: that
+    attachment's name — the first of the mail's attachments whose text
+    holds the line its snippet quotes. `snippets`: row → (message, snippet).
+    One query, on the attachments `viewer` may download."""
+    wanted = Q(pk__in=[])
+    lines: dict[int, str] = {}
+    for message_id, snippet in snippets.values():
+        line = _quoted_line(snippet)
+        if len(line) >= 3:
+            lines[message_id] = line
+            wanted |= Q(message_id=message_id, text__contains=line)
+    if not lines:
+        return {}
+    names: dict[int, str] = {}
+    for message_id, filename in (
+        policy.attachments_visible_to(viewer)
+        .filter(wanted, is_inline=False, is_signature_logo=False)
+        .order_by("-position")
+        .values_list("message_id", "filename")
+    ):
+        names[message_id] = filename  # the first one holding it wins
+    return {
+        row: names[message_id]
+        for row, (message_id, _snippet) in snippets.items()
+        if message_id in names
+    }
+
+
 def _links(documents: Sequence[SearchDocument]) -> dict[int, str]:
     """Where each result leads: the dossier, or the dossier's timeline
     opened at the result's entry (a cursor just above it, and its anchor);
@@ -409,7 +469,9 @@ def search_page(
         return SearchPage(results=[], total=0, number=1, page_size=page_size, query=query)
     backend = _backend(query)
     matched = filters.apply(SearchDocument.objects.filter(backend.matching(scope)))
-    total = matched.count()
+    total = matched[: COUNT_LIMIT + 1].count()
+    more_than_total = total > COUNT_LIMIT
+    total = min(total, COUNT_LIMIT)
     number = max(1, min(page, max(1, math.ceil(total / page_size))))
     if total == 0:
         return SearchPage(results=[], total=0, number=1, page_size=page_size, query=query)
@@ -418,7 +480,12 @@ def search_page(
     if filters.order == SearchOrder.DATE:
         ordered = matched.order_by("-date", "-pk")
     else:
-        ordered = backend.ranked(matched, scope).order_by(
+        candidates = matched
+        if more_than_total or total > RANKED_LIMIT:
+            # The most recent matches only (an index on the date serves it).
+            recent = matched.order_by("-date", "-pk").values("pk")[:RANKED_LIMIT]
+            candidates = SearchDocument.objects.filter(pk__in=recent)
+        ordered = backend.ranked(candidates, scope).order_by(
             "-search_phrase", "-search_rank", "-date", "-pk"
         )
     offset = (number - 1) * page_size
@@ -441,15 +508,34 @@ def search_page(
     )
     shown = backend.highlights(scope, documents)
     links = _links(documents)
+    snippets = {
+        document.pk: _snippet(*shown.get(document.pk, ("", "", ""))[1:]) for document in documents
+    }
+    files = _found_in_files(
+        viewer,
+        {
+            document.pk: (document.message_id, snippets[document.pk])
+            for document in documents
+            if document.message_id is not None and MARK_START in snippets[document.pk]
+        },
+    )
     results = []
     for document in documents:
-        title, body, more = shown.get(document.pk, ("", "", ""))
+        title = shown.get(document.pk, ("", "", ""))[0]
         results.append(
             SearchResult(
                 document=document,
                 title_html=_marked(title),
-                snippet_html=_marked(_snippet(body, more)),
+                snippet_html=_marked(snippets[document.pk]),
                 url=links.get(document.pk, ""),
+                found_in_file=files.get(document.pk, ""),
             )
         )
-    return SearchPage(results=results, total=total, number=number, page_size=page_size, query=query)
+    return SearchPage(
+        results=results,
+        total=total,
+        number=number,
+        page_size=page_size,
+        query=query,
+        more_than_total=more_than_total,
+    )

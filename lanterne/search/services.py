@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.functions import Left
 from django.utils import timezone
 
 from lanterne.documents.models import Document
@@ -46,6 +47,21 @@ __all__ = [
 
 # Objects indexed per round of statements when rebuilding.
 REBUILD_BATCH = 500
+# The text of files (a mail's attachments together, a document) an index row
+# holds at most: enough for what anyone searches in a quote or a report,
+# and a row's vector and snippets stay cheap.
+FILE_TEXT_MAX = 100_000
+
+
+def _masked_file_text(text: str) -> str:
+    """The text of an attached or uploaded file as readers outside the
+    agency find and are quoted it: every piece of personal data found in it
+    masked — a file's text has no recorded spans, no kept contacts, and no
+    reader's own data revealed."""
+    from lanterne.mail import redaction
+
+    spans = redaction.personal_data_spans(text)
+    return redaction.masked(text, spans) if spans else text
 
 
 def _file_words(filename: str) -> str:
@@ -120,7 +136,11 @@ def _entry_rows(model: Any, kind: SearchKind, ids: set[int]) -> list[SearchDocum
     """Notes, decisions, tasks and documents of dossiers (a document of a
     condominium's space, outside dossiers, is not indexed)."""
     rows = []
-    for obj in model.objects.filter(pk__in=ids, dossier__isnull=False).select_related("dossier"):
+    objects = model.objects.filter(pk__in=ids, dossier__isnull=False).select_related("dossier")
+    if kind == SearchKind.DOCUMENT:
+        # The text is left out of documents' queries unless asked for.
+        objects = objects.annotate(indexed_text=Left("text", FILE_TEXT_MAX))
+    for obj in objects:
         if kind in (SearchKind.NOTE, SearchKind.DECISION):
             texts = ("", obj.text, "")
             date = obj.created_at
@@ -128,11 +148,13 @@ def _entry_rows(model: Any, kind: SearchKind, ids: set[int]) -> list[SearchDocum
             texts = (obj.title, obj.description, "")
             date = obj.created_at
         else:
-            # No text extraction in Lanterne yet: a document is found by its
-            # title and file name.
-            texts = (obj.title, "", _file_words(obj.filename))
+            # Its title, its text (`documents.texts`), its file name.
+            texts = (obj.title, obj.indexed_text or "", _file_words(obj.filename))
             date = obj.uploaded_at
         title, body, more = (_texts(text) for text in texts)
+        public = None
+        if kind == SearchKind.DOCUMENT and body:
+            public = (title, _texts(_masked_file_text(texts[1])), more)
         rows.append(
             _document(
                 kind=kind,
@@ -143,6 +165,7 @@ def _entry_rows(model: Any, kind: SearchKind, ids: set[int]) -> list[SearchDocum
                 title=title,
                 body=body,
                 more=more,
+                public=public,
                 **{kind.value: obj},
             )
         )
@@ -150,11 +173,13 @@ def _entry_rows(model: Any, kind: SearchKind, ids: set[int]) -> list[SearchDocum
 
 
 def _message_rows(ids: set[int]) -> list[SearchDocument]:
-    """A mail: its subject; its new text; its quoted text, signature and the
+    """A mail: its subject; its new text; its quoted text, signature, the
     names of its attached files (inline images and signature logos are not
-    files anyone attached). Published, its public texts are those served
-    to readers outside the agency: personal data masked, unless staff
-    unmasked the mail (`publication.message_texts_for`)."""
+    files anyone attached) and their text (`documents.texts`, at most
+    `FILE_TEXT_MAX` characters for all of them). Published, its public
+    texts are those served to readers outside the agency: personal data
+    masked, unless staff unmasked the mail (`publication.message_texts_for`;
+    for the files' text, `_masked_file_text`)."""
     from lanterne.mail.publication import message_texts_for
 
     messages = list(
@@ -163,18 +188,24 @@ def _message_rows(ids: set[int]) -> list[SearchDocument]:
         .defer("html", "headers", "defects", "suggestions")
     )
     files: dict[int, list[str]] = defaultdict(list)
-    for message_id, filename in (
+    file_texts: dict[int, list[str]] = defaultdict(list)
+    room: dict[int, int] = defaultdict(lambda: FILE_TEXT_MAX)
+    for message_id, filename, text in (
         Attachment.objects.filter(
             message_id__in=[m.pk for m in messages], is_inline=False, is_signature_logo=False
         )
         .order_by("message_id", "position")
-        .values_list("message_id", "filename")
+        .values_list("message_id", "filename", Left("text", FILE_TEXT_MAX))
     ):
         files[message_id].append(_file_words(filename))
+        if text and room[message_id] > 0:
+            file_texts[message_id].append(text[: room[message_id]])
+            room[message_id] -= len(text)
     nobody = Viewer.anonymous()
     rows = []
     for message in messages:
         names = "\n".join(files.get(message.pk, []))
+        attached = "\n\n".join(file_texts.get(message.pk, []))
         texts = (
             message.subject,
             message.new_text or message.text,
@@ -196,7 +227,11 @@ def _message_rows(ids: set[int]) -> list[SearchDocument]:
                 served.quoted_text,
                 served.signature,
             )
-            public = (_texts(texts[0]), _texts(texts[1]), _texts(texts[2], texts[3], names))
+            public = (
+                _texts(texts[0]),
+                _texts(texts[1]),
+                _texts(texts[2], texts[3], names, _masked_file_text(attached)),
+            )
         rows.append(
             _document(
                 kind=SearchKind.MESSAGE,
@@ -206,7 +241,7 @@ def _message_rows(ids: set[int]) -> list[SearchDocument]:
                 date=message.date or message.parsed_at,
                 title=_texts(message.subject),
                 body=_texts(message.new_text or message.text),
-                more=_texts(message.quoted_text, message.signature, names),
+                more=_texts(message.quoted_text, message.signature, names, attached),
                 public=public,
                 message=message,
             )
@@ -379,7 +414,7 @@ def search_index_schedule(**ids: Iterable[int]) -> None:
     for argument, values in ids.items():
         pending[argument].update(values)
     if not awaited:
-        transaction.on_commit(search_index_flush, robust=True)
+        transaction.on_commit(_search_index_flush_committed, robust=True)
 
 
 def _flush_awaited() -> bool:
@@ -387,8 +422,28 @@ def _flush_awaited() -> bool:
     commit (Django's list of on-commit callbacks: (savepoints, function,
     robust), emptied of those of a rolled-back savepoint)."""
     return any(
-        function is search_index_flush for _ids, function, _robust in connection.run_on_commit
+        function is _search_index_flush_committed
+        for _ids, function, _robust in connection.run_on_commit
     )
+
+
+def _search_index_flush_committed() -> int:
+    """The on-commit flush: index now, or, when a task queue is configured,
+    enqueue the indexing for a worker (`tasks.search_documents_index_run`), so
+    that a request does not wait for it. Inside a task (a worker that just
+    processed mail) the indexing runs there, not queued once more."""
+    from lanterne.core.tasks import side_work_in_process
+
+    if side_work_in_process():
+        return search_index_flush()
+    pending: dict[str, set[int]] | None = getattr(connection, _PENDING, None)
+    if not pending:
+        return 0
+    setattr(connection, _PENDING, None)
+    from .tasks import search_documents_index_run
+
+    search_documents_index_run.enqueue({key: sorted(ids) for key, ids in pending.items()})
+    return 0
 
 
 def search_index_flush() -> int:

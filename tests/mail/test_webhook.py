@@ -291,3 +291,53 @@ def test_webhook_is_not_mounted_when_not_configured(agency: Agency) -> None:
     response = post(Client(), body, content_type, **basic_auth())
     assert response.status_code == 404
     assert not RawMessage.objects.exists()
+
+
+def test_a_message_over_the_form_limit_is_stored_byte_for_byte(
+    webhook: None, agency: Agency, settings: Any
+) -> None:
+    """A mail with photos: `body-mime` over Django's 5 MiB limit for a form
+    field, which Django would refuse (and Mailgun retry, then give up)."""
+    photo = base64.encodebytes(secrets.token_bytes(6 * 1024 * 1024)).replace(b"\n", b"\r\n")
+    head, _blank, text = french_message(charset_8bit=True).partition(b"\r\n\r\n")
+    head = head.replace(
+        b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit",
+        b'Content-Type: multipart/mixed; boundary="photos"',
+    )
+    mime = (
+        head
+        + b"\r\n\r\n--photos\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+        + b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+        + text
+        + b"\r\n--photos\r\nContent-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n"
+        + b'Content-Disposition: attachment; filename="plafond.jpg"\r\n\r\n'
+        + photo
+        + b"--photos--\r\n"
+    )
+    assert len(mime) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    body, content_type = mailgun_form(mime)
+
+    assert post(Client(), body, content_type, **basic_auth()).status_code == 200
+
+    raw = RawMessage.objects.get()
+    assert blob_read(raw.storage_name) == mime
+    message = Message.objects.get(raw=raw)
+    assert "étendue" in message.text
+    assert [a.filename for a in message.attachments.all()] == ["plafond.jpg"]
+    # The signature is checked on this path too.
+    forged, content_type = mailgun_form(mime, key="not-the-signing-key")
+    assert post(Client(), forged, content_type, **basic_auth()).status_code == 400
+    assert RawMessage.objects.count() == 1
+
+
+def test_a_form_over_both_limits_is_left_to_django_which_refuses_it(
+    webhook: None, agency: Agency, settings: Any
+) -> None:
+    """Over the form limit and over the mail limit: not read (a message
+    under the form limit but over the mail limit is stored as refused, with
+    its record, by the pipeline)."""
+    settings.MAIL_MAX_BYTES = 1024 * 1024
+    mime = french_message() + b"x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1024)
+    body, content_type = mailgun_form(mime)
+    assert post(Client(), body, content_type, **basic_auth()).status_code == 400
+    assert RawMessage.objects.count() == 0

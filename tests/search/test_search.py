@@ -359,3 +359,49 @@ def test_any_input_searches_without_error(indexed_world, text):  # type: ignore[
     for role in ("staff", "owner_party"):
         page = search(indexed_world, role, text)
         assert page.total >= 0
+
+
+# --- A common word over a large agency -------------------------------------------------
+
+
+def test_a_common_word_is_counted_and_ranked_up_to_the_limits(  # type: ignore[no-untyped-def]
+    indexed_world, monkeypatch
+):
+    """Beyond COUNT_LIMIT matches the page says « plus de … » rather than
+    counting them all, and relevance ranks the RANKED_LIMIT most recent
+    matches only — for staff and co-owners alike (what they may not see is
+    still out of the count)."""
+    from lanterne.search import selectors
+
+    world = indexed_world
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 4)
+    monkeypatch.setattr(selectors, "RANKED_LIMIT", 4)
+    notes = []
+    for day in range(1, 7):
+        # The oldest note says the word the most often: the best ranked of all.
+        text = ("Fuite fuite fuite au plafond" if day == 1 else f"Fuite numéro {day}") + "."
+        created = note(world, text)
+        created.__class__.objects.filter(pk=created.pk).update(
+            created_at=dt.datetime(2026, 3, day, 9, tzinfo=dt.UTC)
+        )
+        notes.append(created)
+    note(world, "Fuite interne, au conseil seulement.", audience=Audience.INTERNAL)
+    SearchDocument.objects.filter(note__in=notes).delete()
+    from lanterne.search.services import search_documents_index
+
+    search_documents_index(note_ids=[n.pk for n in notes])
+    search_index_flush()
+
+    for role in ("staff", "owner_not_party"):
+        page = search(world, role, "fuite", kinds=(SearchKind.NOTE,))
+        assert (page.total, page.more_than_total, page.num_pages) == (4, True, 1), role
+        shown = texts(page)
+        # Ranked among the four most recent: the oldest note is not there.
+        assert "Fuite fuite fuite au plafond." not in shown, role
+        assert len(shown) == 4, role
+
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 100)
+    monkeypatch.setattr(selectors, "RANKED_LIMIT", 100)
+    page = search(world, "owner_not_party", "fuite", kinds=(SearchKind.NOTE,))
+    assert (page.total, page.more_than_total) == (6, False)  # not the internal note
+    assert texts(page)[0] == "Fuite fuite fuite au plafond."  # all ranked: the best first

@@ -14,7 +14,8 @@ transaction, so a message is either stored *and* counted as read, or neither
 (a crash before the commit leaves at most an unreferenced blob, and the
 message is fetched again; were a UID ever fetched twice, the delivery's unique
 IMAP UID makes that a no-op). Only after that commit does the parse stage
-(`raw_message_ingest`) run.
+(`raw_message_ingest`) run — or, with a task queue, is it enqueued for
+`lanterne worker` (`lanterne.mail.tasks`).
 
 The source's settings are edited by staff (`imap_source_save`); `imap_watch`
 runs in `lanterne fetch-mail`, one thread per source."""
@@ -51,6 +52,7 @@ from lanterne.dossiers.policy import Viewer
 from ..choices import RawState, SourceKind
 from ..models import Delivery, ImapFolderState, MailSource, RawMessage
 from ..services import mail_receive, raw_message_ingest
+from ..tasks import raw_messages_ingest_enqueue, raw_messages_queued
 
 logger = logging.getLogger(__name__)
 
@@ -572,7 +574,9 @@ def _receive(
     report.fetched += 1
     report.last_uid = state.last_uid
     raw = result.raw
-    if raw.state == RawState.STORED:
+    if raw.state == RawState.STORED and raw_messages_queued():
+        raw_messages_ingest_enqueue([raw.pk])  # a worker parses it: counted as new
+    elif raw.state == RawState.STORED:
         try:
             raw_message_ingest(raw)
         except Exception:  # noqa: BLE001 — stored already; `reprocess-mail` will retry it

@@ -14,7 +14,9 @@ agency's domain. The order of things is the design's first rule:
    451, so the sender keeps the message and retries (RFC 5321 §4.2.5); never 250
    for a message that was not stored.
 3. Parsing and filing (`raw_message_ingest`) run afterwards in a worker thread: its
-   failures quarantine the message, they never change the reply.
+   failures quarantine the message, they never change the reply. With a task
+   queue (`LANTERNE_TASKS_BACKEND` database or redis) that thread only
+   enqueues their processing (`lanterne.mail.tasks`), for `lanterne worker`.
 
 aiosmtpd runs its protocol on an asyncio loop; every Django ORM call runs in a
 worker thread (the ORM is synchronous) and closes that thread's database
@@ -44,6 +46,7 @@ from lanterne.condominiums.models import Agency
 from lanterne.mail.choices import RawState, SourceKind
 from lanterne.mail.models import MailSource, RawMessage
 from lanterne.mail.services import mail_receive, raw_message_ingest
+from lanterne.mail.tasks import raw_messages_ingest_enqueue, raw_messages_queued
 
 logger = logging.getLogger(__name__)
 
@@ -342,7 +345,9 @@ class MailReceiver:
         raw_ids = [copy.raw_id for copy in stored if copy.needs_processing]
         if not raw_ids:
             return
-        future = self._processing.submit(_with_own_connection(raw_messages_process), raw_ids)
+        # Processed here, or queued for a worker: the storage has committed.
+        process = raw_messages_ingest_enqueue if raw_messages_queued() else raw_messages_process
+        future = self._processing.submit(_with_own_connection(process), raw_ids)
         with self._pending_lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)

@@ -5,7 +5,8 @@ Mailgun receives the agency's mail (its MX) and POSTs each message to
 (`WEBHOOK_SECRET`) and the HMAC-SHA256 signature of timestamp + token with the
 webhook signing key, answering 400 when either is wrong, then sends its
 `inbound` signal; `inbound_mail_receive` below stores the message with
-`mail_receive` and parses it. The answer tells Mailgun what to do next:
+`mail_receive` and parses it (or, with a task queue, enqueues its parsing).
+The answer tells Mailgun what to do next:
 
 - 200: stored (and parsed, or quarantined) — done.
 - 400 (bad signature) or 401 (missing or wrong basic auth): nothing stored.
@@ -28,22 +29,28 @@ verify)."""
 from __future__ import annotations
 
 import logging
+from email.parser import BytesParser
+from email.policy import compat32
+from email.utils import collapse_rfc2231_value
 from typing import Any
 
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.utils import get_request_basic_auth
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import re_path
 from django.utils.crypto import constant_time_compare
+from django.utils.datastructures import MultiValueDict
 
 from lanterne.condominiums.models import Agency
 from lanterne.mail.choices import RawState, SourceKind
 from lanterne.mail.models import MailSource, RawMessage
 from lanterne.mail.services import mail_receive, raw_message_ingest
+from lanterne.mail.tasks import raw_messages_ingest_enqueue, raw_messages_queued
 
 from .smtp import recipients_by_agency
 
@@ -68,6 +75,7 @@ class MailgunInboundView(MailgunInboundWebhookView):  # type: ignore[misc]  # an
             # fields (other URLs) are UTF-8 and read as such. Set before
             # anything reads request.POST (the csrf_exempt dispatch does not).
             request.encoding = LOSSLESS_FORM_ENCODING
+        _large_form_load(request)
         if not self._basic_auth_valid(request):
             # Anymail would answer 400. A 401 with a challenge (RFC 9110
             # §11.6.1, RFC 7617) also serves a client that sends credentials
@@ -94,6 +102,59 @@ class MailgunInboundView(MailgunInboundWebhookView):  # type: ignore[misc]  # an
         if credentials is None:
             return False
         return any(constant_time_compare(credentials, allowed) for allowed in self.basic_auth)
+
+
+# What a provider's form adds around the message: its other fields.
+FORM_OVERHEAD_BYTES = 1024 * 1024
+
+
+def _large_form_load(request: HttpRequest) -> None:
+    """Read a form larger than `DATA_UPLOAD_MAX_MEMORY_SIZE` (5 MiB) but
+    holding a message within `MAIL_MAX_BYTES`: Django refuses a form field
+    over the first (a mail with photos in `body-mime` is one), which would
+    make the provider retry, then give up on the message. Such a form is
+    parsed here, with the standard library's MIME parser (multipart/form-data
+    is MIME), into the request's POST and FILES, field values read with the
+    request's encoding as Django would. Smaller forms, and larger ones,
+    are left to Django (which refuses the latter)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if (
+        limit is None
+        or length <= limit
+        or length > settings.MAIL_MAX_BYTES + FORM_OVERHEAD_BYTES
+        or not content_type.lower().startswith("multipart/form-data")
+    ):
+        return
+    body = request.read(length)
+    form = BytesParser(policy=compat32).parsebytes(
+        b"MIME-Version: 1.0\r\nContent-Type: "
+        + content_type.encode("latin-1", errors="replace")
+        + b"\r\n\r\n"
+        + body
+    )
+    encoding = request.encoding or settings.DEFAULT_CHARSET
+    post = QueryDict(mutable=True, encoding=encoding)
+    files = MultiValueDict()
+    parts = form.get_payload() if form.is_multipart() else []
+    for part in parts:
+        name = collapse_rfc2231_value(part.get_param("name", "", header="content-disposition"))
+        if not name:
+            continue
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename:
+            files.appendlist(name, SimpleUploadedFile(filename, data, part.get_content_type()))
+        else:
+            post.appendlist(name, data.decode(encoding, errors="replace"))
+    post._mutable = False
+    # What HttpRequest._load_post_and_files sets; request.POST and
+    # request.FILES read them from now on.
+    request._post, request._files = post, files  # type: ignore[attr-defined]
 
 
 # Mounted under webhooks/anymail/ by lanterne/urls.py when the webhook is
@@ -190,7 +251,11 @@ def inbound_mail_receive(
         envelope_from=envelope_from,
         recipients=_envelope_recipients(event),
     )
-    # After the commit: nothing below can undo the storage.
+    # After the commit: nothing below can undo the storage. With a task
+    # queue, a worker processes them and the provider has its answer sooner.
+    if raw_messages_queued():
+        raw_messages_ingest_enqueue([raw.pk for raw in to_process])
+        return
     for raw in to_process:
         try:
             raw_message_ingest(raw)
