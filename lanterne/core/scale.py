@@ -113,7 +113,7 @@ from lanterne.mail.models import (
     Thread,
     ThreadLink,
 )
-from lanterne.mail.publication import message_texts_for
+from lanterne.mail.publication import audience_within, message_texts_for
 from lanterne.mail.redaction import personal_data_spans
 from lanterne.mail.storage import blob_name
 from lanterne.mail.threads import normalize_subject
@@ -1788,30 +1788,10 @@ class _Generator:
             raw_bytes = self._eml(
                 message_id_header, sender, recipient, subject, moment, in_reply_to, refs, text
             )
-            sha256, storage_name = self._put_blob("raw", raw_bytes)
-            raw_id = w.new_id(RawMessage)
-            w.add(
-                RawMessage,
-                id=raw_id,
-                agency_id=agency_id,
-                sha256=sha256,
-                size=len(raw_bytes),
-                storage_name=storage_name,
-                state=RawState.PARSED,
-                received_at=moment,
-                processed_at=moment,
-            )
-            w.add(
-                Delivery,
-                id=w.new_id(Delivery),
-                raw_id=raw_id,
-                source_id=self.source.pk,
-                folder="Éléments envoyés" if outbound else "INBOX",
-                envelope_from=sender.address,
-                envelope_to=[recipient.address],
-                is_sent_folder=outbound,
-                received_at=moment,
-            )
+            raw_id = self._raw_stored(
+                raw_bytes, moment, sender=sender.address, recipient=recipient.address,
+                outbound=outbound,
+            )  # fmt: skip
             # Filing and publication.
             fields: dict[str, Any] = {}
             audience = ""
@@ -1968,7 +1948,7 @@ class _Generator:
             proposal = dossier.audience
         else:
             proposal = OUTSIDER_AUDIENCE.get(dossier.type, Audience.PARTIES)
-        audience = _within(dossier, proposal)
+        audience = audience_within(dossier, proposal)
         if r.random() < 0.08:
             return Audience.INTERNAL, Review.KEPT_INTERNAL
         if audience == Audience.INTERNAL:
@@ -2041,6 +2021,45 @@ class _Generator:
         if r.random() >= chance:
             return []
         return r.sample(self.attachment_pool, r.choice((1, 1, 1, 2, 3)))
+
+    def _raw_stored(
+        self,
+        data: bytes,
+        moment: dt.datetime,
+        *,
+        sender: str,
+        recipient: str,
+        outbound: bool = False,
+    ) -> int:
+        """Store a generated message's bytes, and write its `RawMessage`
+        (parsed) and its `Delivery` (the inbox, or the Sent folder for the
+        agency's own mail); returns the raw message's id."""
+        w = self.writer
+        sha256, storage_name = self._put_blob("raw", data)
+        raw_id = w.new_id(RawMessage)
+        w.add(
+            RawMessage,
+            id=raw_id,
+            agency_id=self.agency.pk,
+            sha256=sha256,
+            size=len(data),
+            storage_name=storage_name,
+            state=RawState.PARSED,
+            received_at=moment,
+            processed_at=moment,
+        )
+        w.add(
+            Delivery,
+            id=w.new_id(Delivery),
+            raw_id=raw_id,
+            source_id=self.source.pk,
+            folder="Éléments envoyés" if outbound else "INBOX",
+            envelope_from=sender,
+            envelope_to=[recipient],
+            is_sent_folder=outbound,
+            received_at=moment,
+        )
+        return raw_id
 
     def _eml(
         self,
@@ -2119,30 +2138,8 @@ class _Generator:
         fake = _Correspondent(0, sender_name, sender_address, "", "machine")
         staff = _Correspondent(0, SCALE_AGENCY_NAME, f"gestion@{SCALE_MAIL_DOMAIN}", "", "staff")
         data = self._eml(message_id, fake, staff, subject, moment, [], [], text)
-        sha256, storage_name = self._put_blob("raw", data)
-        raw_id = w.new_id(RawMessage)
+        raw_id = self._raw_stored(data, moment, sender=sender_address, recipient=staff.address)
         thread_id = w.new_id(Thread)
-        w.add(
-            RawMessage,
-            id=raw_id,
-            agency_id=agency_id,
-            sha256=sha256,
-            size=len(data),
-            storage_name=storage_name,
-            state=RawState.PARSED,
-            received_at=moment,
-            processed_at=moment,
-        )
-        w.add(
-            Delivery,
-            id=w.new_id(Delivery),
-            raw_id=raw_id,
-            source_id=self.source.pk,
-            folder="INBOX",
-            envelope_from=sender_address,
-            envelope_to=[staff.address],
-            received_at=moment,
-        )
         w.add(
             Message,
             id=number,
@@ -2203,23 +2200,6 @@ class _Generator:
                     # take its time), and the visibility map that lets
                     # counts and keyset pages read indexes only.
                     cursor.execute("VACUUM (ANALYZE)")
-
-
-def _within(dossier: _DossierInfo, audience: str) -> str:
-    """`publication._within`: never wider than the dossier."""
-    if dossier.audience == Audience.INTERNAL:
-        return Audience.INTERNAL
-    if dossier.audience == Audience.COUNCIL and audience == Audience.OWNERS:
-        return Audience.COUNCIL
-    if dossier.audience == Audience.PARTIES and audience == Audience.OWNERS:
-        return Audience.PARTIES
-    if (
-        dossier.audience == Audience.PARTIES
-        and audience == Audience.COUNCIL
-        and not dossier.council_sees_parties
-    ):
-        return Audience.PARTIES
-    return audience
 
 
 # --- Entry point -------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -106,7 +106,15 @@ def is_machine_mail(message: Message) -> bool:
 # --- Proposed audiences ----------------------------------------------------------
 
 
-def _within(dossier: Dossier, audience: str) -> str:
+class _AudienceOf(Protocol):
+    """What `audience_within` reads of a dossier (a `Dossier`, or the scale
+    generator's record of one)."""
+
+    audience: str
+    council_sees_parties: bool
+
+
+def audience_within(dossier: _AudienceOf, audience: str) -> str:
     """`audience`, narrowed to what the dossier's own audience lets through:
     an entry is only seen where its dossier is."""
     if dossier.audience == Audience.INTERNAL:
@@ -184,7 +192,7 @@ def proposed_audiences(messages: Sequence[Message]) -> dict[int, str]:
             proposal = dossier.audience
         else:
             proposal = _AUDIENCE_BY_TYPE.get(dossier.type, dossier.audience)
-        proposals[message.pk] = _within(dossier, proposal)
+        proposals[message.pk] = audience_within(dossier, proposal)
     return proposals
 
 
@@ -488,7 +496,7 @@ def filed_review_begin(messages: Sequence[Message], dossier: Dossier, *, actor: 
     proposals = proposed_audiences(reviewed)
     for message in reviewed:
         if proposals.get(message.pk, Audience.INTERNAL) != Audience.INTERNAL:
-            _publish(message, dossier, _within(dossier, auto), actor=actor)
+            _publish(message, dossier, audience_within(dossier, auto), actor=actor)
 
 
 def filed_publish(message: Message, dossier: Dossier, audience: str, *, actor: Any) -> None:
