@@ -621,6 +621,23 @@ def machine() -> dict[str, str]:
     return description
 
 
+def machine_and_corpus(cache: Path, *, messages: int, seed: int) -> tuple[dict[str, str], Corpus]:
+    """Print the machine's description, then make sure of the corpus (made
+    once, cached) and print what it holds: how every run of these scripts
+    starts. Returns both."""
+    description = machine()
+    for key, value in description.items():
+        print(f"{key}: {value}")
+    print(f"corpus: {messages} messages, seed {seed}, cache {cache}")
+    corpus = corpus_ensure(cache, messages=messages, seed=seed)
+    print(
+        f"  {corpus.messages} messages, {corpus.bytes / 2**20:.0f} MiB, "
+        f"{corpus.bytes / corpus.messages / 1024:.1f} KiB on average; "
+        f"{corpus.with_pdf} with a PDF, {corpus.with_logo} with an inline logo"
+    )
+    return description, corpus
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=10_000)
@@ -673,15 +690,8 @@ def main() -> None:
         )
         return
 
-    description = machine()
-    for key, value in description.items():
-        print(f"{key}: {value}")
-    print(f"corpus: {options.messages} messages, seed {options.seed}, cache {options.cache}")
-    corpus = corpus_ensure(options.cache, messages=options.messages, seed=options.seed)
-    print(
-        f"  {corpus.messages} messages, {corpus.bytes / 2**20:.0f} MiB, "
-        f"{corpus.bytes / corpus.messages / 1024:.1f} KiB on average; "
-        f"{corpus.with_pdf} with a PDF, {corpus.with_logo} with an inline logo"
+    description, corpus = machine_and_corpus(
+        options.cache, messages=options.messages, seed=options.seed
     )
     results: list[Result] = []
     if not options.skip_baselines:

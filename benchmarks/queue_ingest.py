@@ -51,9 +51,8 @@ from benchmarks.ingest import (
     CACHE,
     Corpus,
     Installation,
-    corpus_ensure,
     installation,
-    machine,
+    machine_and_corpus,
 )
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -324,15 +323,8 @@ def main() -> None:
         _child_store(options.child_store, messages=options.child_messages, batch=options.batch)
         return
 
-    description = machine()
-    for key, value in description.items():
-        print(f"{key}: {value}")
-    print(f"corpus: {options.messages} messages, seed {options.seed}, cache {options.cache}")
-    corpus = corpus_ensure(options.cache, messages=options.messages, seed=options.seed)
-    print(
-        f"  {corpus.messages} messages, {corpus.bytes / 2**20:.0f} MiB, "
-        f"{corpus.bytes / corpus.messages / 1024:.1f} KiB on average; "
-        f"{corpus.with_pdf} with a PDF, {corpus.with_logo} with an inline logo"
+    description, corpus = machine_and_corpus(
+        options.cache, messages=options.messages, seed=options.seed
     )
     print(f"queue: Redis at {options.redis_url}, {options.batch} raw messages per task")
     work = options.work or Path(tempfile.mkdtemp(prefix="lanterne-bench-"))
