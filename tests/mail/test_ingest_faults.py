@@ -22,7 +22,6 @@ import quopri
 import random
 import re
 import signal
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -35,8 +34,6 @@ from datetime import UTC, datetime, timedelta
 from email.header import Header
 from email.utils import format_datetime, formataddr
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -46,6 +43,7 @@ from lanterne.mail.models import Delivery, Message, RawMessage
 from lanterne.mail.services import mail_receive
 
 from ..factories import AgencyFactory
+from ..installations import DatabaseReader, with_database
 
 MESSAGES = 1_000
 KILLS = 5
@@ -254,7 +252,7 @@ def write_maildir(root: Path, samples: list[Sample]) -> Path:
 
 
 @dataclass
-class Installation:
+class Installation(DatabaseReader):
     """A data folder and a database, and the `lanterne` command pointed at them."""
 
     data_dir: Path
@@ -302,28 +300,6 @@ class Installation:
                 start_new_session=True,
             )
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of a query, read straight from the database."""
-        if self.database_url is None:
-            connection = sqlite3.connect(self.data_dir / "lanterne.sqlite3", timeout=30)
-            try:
-                return connection.execute(sql).fetchall()
-            finally:
-                connection.close()
-        import psycopg
-
-        with psycopg.connect(self.database_url) as connection:
-            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
-
-    def count(self, sql: str) -> int:
-        value: int = self.query(sql)[0][0]
-        return value
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
 
 @pytest.fixture
 def database_url() -> Iterator[str | None]:
@@ -336,11 +312,11 @@ def database_url() -> Iterator[str | None]:
     from psycopg import sql
 
     name = f"lanterne_faults_{uuid.uuid4().hex[:12]}"
-    maintenance = _with_database(url, "postgres")
+    maintenance = with_database(url, "postgres")
     with psycopg.connect(maintenance, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield _with_database(url, name)
+        yield with_database(url, name)
     finally:
         with psycopg.connect(maintenance, autocommit=True) as connection:
             connection.execute(

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -30,9 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
+
+from ..installations import DatabaseReader, with_database
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("LANTERNE_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -42,7 +43,7 @@ WORKER_TIMEOUT = 300
 
 
 @dataclass
-class Installation:
+class Installation(DatabaseReader):
     """A data folder, a database and a tasks backend, and the `lanterne`
     command pointed at them."""
 
@@ -117,28 +118,6 @@ class Installation:
         done = self.run("worker", "--burst", "--processes", str(processes), timeout=WORKER_TIMEOUT)
         return done.stdout + done.stderr
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of a query, read straight from the database."""
-        if self.database_url is None:
-            connection = sqlite3.connect(self.data_dir / "lanterne.sqlite3", timeout=30)
-            try:
-                return connection.execute(sql).fetchall()
-            finally:
-                connection.close()
-        import psycopg
-
-        with psycopg.connect(self.database_url) as connection:
-            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
-
-    def count(self, sql: str) -> int:
-        value: int = self.query(sql)[0][0]
-        return value
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
 
 @contextlib.contextmanager
 def _postgresql_database(url: str, *, template: str | None = None) -> Iterator[str]:
@@ -148,14 +127,14 @@ def _postgresql_database(url: str, *, template: str | None = None) -> Iterator[s
     from psycopg import sql
 
     name = f"lanterne_tasks_{uuid.uuid4().hex[:12]}"
-    maintenance = _with_database(url, "postgres")
+    maintenance = with_database(url, "postgres")
     create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template is not None:
         create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
     with psycopg.connect(maintenance, autocommit=True) as connection:
         connection.execute(create)
     try:
-        yield _with_database(url, name)
+        yield with_database(url, name)
     finally:
         with psycopg.connect(maintenance, autocommit=True) as connection:
             connection.execute(
