@@ -23,11 +23,17 @@ _RUNNING_TASK: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
+def tasks_run_at_once() -> bool:
+    """Whether the configured backend is the immediate one: a task runs as
+    it is enqueued, in the enqueuing process (no queue, no worker)."""
+    return isinstance(task_backends["default"], ImmediateBackend)
+
+
 def side_work_in_process() -> bool:
     """Whether side work (indexing, notifications, processing stored mail)
     should run here and now rather than be enqueued: with the immediate
     backend, or inside a task already running."""
-    return _RUNNING_TASK.get() or isinstance(task_backends["default"], ImmediateBackend)
+    return _RUNNING_TASK.get() or tasks_run_at_once()
 
 
 @contextlib.contextmanager

@@ -21,10 +21,9 @@ import logging
 from collections.abc import Iterable
 
 from django.db import transaction
-from django_tasks import task, task_backends
-from django_tasks.backends.immediate import ImmediateBackend
+from django_tasks import task
 
-from lanterne.core.tasks import task_running
+from lanterne.core.tasks import task_running, tasks_run_at_once
 
 from .texts import attachments_text_extract, documents_text_extract
 
@@ -53,7 +52,7 @@ def texts_extract_schedule(
     documents = sorted({int(pk) for pk in document_ids if pk is not None})
     if not attachments and not documents:
         return
-    if bulk and isinstance(task_backends["default"], ImmediateBackend):
+    if bulk and tasks_run_at_once():
         return
 
     def enqueue() -> None:
