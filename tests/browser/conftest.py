@@ -20,7 +20,13 @@ import pytest
 # Must be set before any test touches the database.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    BrowserContext,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from tests.factories import PASSWORD  # noqa: E402
 
@@ -36,6 +42,9 @@ CHROMIUM_ARGS = [
 ]
 # Generous enough for a loaded CI machine, short enough to fail fast.
 TIMEOUT_MS = 15_000
+# For the assertions too: `expect` has its own timeout (5 s), which the
+# context's default does not change.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
