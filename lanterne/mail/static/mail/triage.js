@@ -167,7 +167,10 @@
   });
 
   // After an action, the list comes back without the messages just handled:
-  // carry on with the one that took the place of the message acted on.
+  // carry on with the one that took the place of the message acted on. This
+  // waits for htmx to settle, not just to swap: htmx wires the new items'
+  // own attributes (the "o" reader loads on toggle) only when it settles, and
+  // a shortcut pressed on an item it has not wired yet would do nothing.
   let resumeAt = null;
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     if (event.detail.target === root) {
@@ -175,7 +178,7 @@
       resumeAt = item ? items().indexOf(item) : current;
     }
   });
-  document.body.addEventListener("htmx:afterSwap", function (event) {
+  document.body.addEventListener("htmx:afterSettle", function (event) {
     if (event.detail.target === root && resumeAt !== null) {
       const index = resumeAt;
       resumeAt = null;
