@@ -195,14 +195,14 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
     (
         "search: the published part ignores each row's own audience",
         POLICY,
-        "        & (Q(kind=SearchKind.DOSSIER) | _search_audience_admits_q(viewer))",
-        "        & Q()",
+        "    published = rows & admits & _search_document_current_q()",
+        "    published = rows & _search_document_current_q()",
     ),
     (
         "search: rows not re-indexed after an audience change are found by readers",
         POLICY,
-        "        & _search_document_current_q()",
-        "        & Q()",
+        "    published = rows & admits & _search_document_current_q()",
+        "    published = rows & admits",
     ),
     (
         "search: a staff member reads the originals of every agency",
@@ -213,8 +213,21 @@ MUTATIONS: list[tuple[str, str, str, str]] = [
     (
         "search: a parties row is found by any reader of the dossier",
         POLICY,
-        "        | Q(audience=Audience.PARTIES, dossier_id__in=party_dossiers)",
+        "        | Q(audience=Audience.PARTIES, dossier_id__in=[d[0] for d in visible if d[3]])",
         "        | Q(audience=Audience.PARTIES)",
+    ),
+    (
+        "an owner of any lot is a party to every dossier with lots",
+        POLICY,
+        "    lots = Dossier.party_lots.through.objects.filter(lot_id__in=viewer.owned_lot_ids)",
+        "    lots = Dossier.party_lots.through.objects.all()",
+    ),
+    (
+        "any person is a party to every dossier with persons",
+        POLICY,
+        "    persons = Dossier.party_persons.through.objects.filter("
+        "person_id__in=viewer.person_ids)",
+        "    persons = Dossier.party_persons.through.objects.all()",
     ),
     (
         "journal: staff read the audit log of every agency",

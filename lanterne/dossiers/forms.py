@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from lanterne.condominiums.models import Company, Condominium, Lot, Person
+from lanterne.core.widgets import Select, SelectMultiple
 from lanterne.documents.choices import DocumentKind
 
 from .choices import Audience, DecisionBody, DossierStatus, DossierType
@@ -42,14 +43,15 @@ class DossierForm(forms.Form):
     """Create or edit a dossier of one of the agency's condominiums."""
 
     condominium = forms.ModelChoiceField(
-        queryset=Condominium.objects.none(), label=_("Copropriété")
+        queryset=Condominium.objects.none(), label=_("Copropriété"), widget=Select
     )
     title = forms.CharField(label=_("Titre"), max_length=200)
-    type = forms.ChoiceField(label=_("Type"), choices=DossierType.choices)
+    type = forms.ChoiceField(label=_("Type"), choices=DossierType.choices, widget=Select)
     audience = forms.ChoiceField(
         label=_("Visibilité"),
         choices=[("", _("Selon le type de dossier"))] + list(Audience.choices),
         required=False,
+        widget=Select,
         help_text=_(
             "Qui peut voir ce dossier ; c'est aussi la visibilité par défaut de ses entrées."
         ),
@@ -66,6 +68,7 @@ class DossierForm(forms.Form):
             if value != Audience.INTERNAL
         ],
         required=False,
+        widget=Select,
         help_text=_(
             "Par défaut, un courriel classé dans ce dossier reste interne jusqu'à votre relecture. "
             "Les coordonnées personnelles de tiers sont toujours masquées."
@@ -75,16 +78,25 @@ class DossierForm(forms.Form):
         label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
     manager = forms.ModelChoiceField(
-        queryset=Person.objects.none(), label=_("Gestionnaire"), required=False
+        queryset=Person.objects.none(), label=_("Gestionnaire"), required=False, widget=Select
     )
     party_lots = forms.ModelMultipleChoiceField(
-        queryset=Lot.objects.none(), label=_("Lots concernés"), required=False
+        queryset=Lot.objects.none(),
+        label=_("Lots concernés"),
+        required=False,
+        widget=SelectMultiple,
     )
     party_persons = forms.ModelMultipleChoiceField(
-        queryset=Person.objects.none(), label=_("Personnes concernées"), required=False
+        queryset=Person.objects.none(),
+        label=_("Personnes concernées"),
+        required=False,
+        widget=SelectMultiple,
     )
     party_companies = forms.ModelMultipleChoiceField(
-        queryset=Company.objects.none(), label=_("Entreprises concernées"), required=False
+        queryset=Company.objects.none(),
+        label=_("Entreprises concernées"),
+        required=False,
+        widget=SelectMultiple,
     )
 
     def __init__(self, *args: Any, agency_id: int, dossier: Dossier | None = None, **kwargs: Any):
@@ -131,6 +143,7 @@ class AudienceField(forms.ChoiceField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("label", _("Visibilité"))
         kwargs.setdefault("choices", Audience.choices)
+        kwargs.setdefault("widget", Select)
         super().__init__(**kwargs)
 
 
@@ -145,7 +158,7 @@ class TaskForm(forms.Form):
     title = forms.CharField(label=_("Intitulé"), max_length=200)
     due_on = forms.DateField(label=_("Échéance"), required=False, widget=DateInput)
     assignee = forms.ModelChoiceField(
-        queryset=Person.objects.none(), label=_("Responsable"), required=False
+        queryset=Person.objects.none(), label=_("Responsable"), required=False, widget=Select
     )
     audience = AudienceField()
 
@@ -157,7 +170,9 @@ class TaskForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    decided_by = forms.ChoiceField(label=_("Décidé par"), choices=DecisionBody.choices)
+    decided_by = forms.ChoiceField(
+        label=_("Décidé par"), choices=DecisionBody.choices, widget=Select
+    )
     decided_on = forms.DateField(label=_("Date"), widget=DateInput)
     text = forms.CharField(
         label=_("Décision"), widget=forms.Textarea(attrs={"rows": 3}), max_length=20000
@@ -182,7 +197,9 @@ class CouncilOpinionForm(forms.Form):
 
 
 class StatusForm(forms.Form):
-    status = forms.ChoiceField(label=_("Nouveau statut"), choices=DossierStatus.choices)
+    status = forms.ChoiceField(
+        label=_("Nouveau statut"), choices=DossierStatus.choices, widget=Select
+    )
     comment = forms.CharField(
         label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -194,7 +211,9 @@ class StatusForm(forms.Form):
 
 class DocumentForm(forms.Form):
     file = forms.FileField(label=_("Fichier"))
-    kind = forms.ChoiceField(label=_("Type de document"), choices=DocumentKind.choices)
+    kind = forms.ChoiceField(
+        label=_("Type de document"), choices=DocumentKind.choices, widget=Select
+    )
     title = forms.CharField(label=_("Titre"), max_length=200, required=False)
     audience = AudienceField()
 

@@ -346,9 +346,7 @@ def document_create(request: HttpRequest, dossier_id: int) -> HttpResponse:
 @require_POST
 def entry_audience(request: HttpRequest, entry_id: int) -> HttpResponse:
     entry = get_object_or_404(
-        TimelineEntry.objects.select_related(
-            "dossier", "task", "decision", "note", "status_change", "document", "message", "actor"
-        ),
+        selectors.entries_with_objects(TimelineEntry.objects.all(), joined=("dossier",)),
         pk=entry_id,
     )
     viewer, dossier = _staff_dossier(request, entry.dossier_id)

@@ -29,7 +29,7 @@ from lanterne.condominiums.models import Agency, Lot, Person
 from lanterne.documents.models import Document
 from lanterne.dossiers import policy
 from lanterne.dossiers.models import Dossier, StatusChange, TimelineEntry
-from lanterne.dossiers.selectors import dossier_for_viewer
+from lanterne.dossiers.selectors import dossier_for_viewer, entries_with_objects
 from lanterne.mail.models import Attachment, Message, RawMessage
 from lanterne.mail.publication import MessageTexts, message_texts_for, texts_attach
 
@@ -95,24 +95,10 @@ class TimelineRow:
 
 
 def _entries(entries: QuerySet[TimelineEntry]) -> list[TimelineEntry]:
-    """Every entry, oldest first, with the objects they point at joined (one
-    query, and one for the attachments of their mail)."""
+    """Every entry, oldest first, with the objects they point at and their
+    mail's raw record (`entries_with_objects`: a query per kind of object)."""
     return list(
-        entries.select_related(
-            "actor",
-            "task",
-            "task__assignee",
-            "decision",
-            "note",
-            "status_change",
-            "document",
-            "message",
-            "message__raw",
-        )
-        .prefetch_related(
-            Prefetch("message__attachments", queryset=Attachment.objects.order_by("position"))
-        )
-        .order_by("occurred_at", "id")
+        entries_with_objects(entries, joined=("message__raw",)).order_by("occurred_at", "id")
     )
 
 

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from lanterne.condominiums.models import Condominium
+from lanterne.core.widgets import Select
 from lanterne.dossiers.forms import DateInput
 
 from .choices import SearchKind, SearchOrder
@@ -26,7 +27,7 @@ class SearchForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search"}),
     )
     copropriete = forms.TypedChoiceField(
-        label=_("Copropriété"), required=False, coerce=int, empty_value=None
+        label=_("Copropriété"), required=False, coerce=int, empty_value=None, widget=Select
     )
     dossier = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     type = forms.MultipleChoiceField(
@@ -38,7 +39,11 @@ class SearchForm(forms.Form):
     du = forms.DateField(label=_("Du"), required=False, widget=DateInput())
     au = forms.DateField(label=_("Au"), required=False, widget=DateInput())
     tri = forms.ChoiceField(
-        label=_("Trier par"), required=False, choices=SearchOrder.choices, initial="pertinence"
+        label=_("Trier par"),
+        required=False,
+        choices=SearchOrder.choices,
+        initial="pertinence",
+        widget=Select,
     )
 
     def __init__(self, *args: Any, condominiums: list[Condominium], **kwargs: Any) -> None:

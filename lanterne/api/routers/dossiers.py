@@ -299,17 +299,8 @@ def dossier_status_change(
 
 # --- The timeline -----------------------------------------------------------------------------
 
-_ENTRY_OBJECTS = (
-    "actor",
-    "task",
-    "task__assignee",
-    "decision",
-    "note",
-    "status_change",
-    "document",
-    "message",
-    "message__dossier",
-)
+# Joined beyond what `selectors.entries_with_objects` joins: the mail's dossier.
+_ENTRY_JOINED = ("message__dossier",)
 
 
 def _entries_out(
@@ -338,12 +329,9 @@ def dossier_timeline(
 ) -> dict[str, Any]:
     viewer = viewer_of(request)
     dossier = _dossier(viewer, dossier_id)
-    entries = (
-        policy.entries_visible_to(viewer, dossier)
-        .select_related(*_ENTRY_OBJECTS)
-        .prefetch_related("message__attachments")
-        .order_by("-occurred_at", "-id")
-    )
+    entries = selectors.entries_with_objects(
+        policy.entries_visible_to(viewer, dossier), joined=_ENTRY_JOINED
+    ).order_by("-occurred_at", "-id")
     if filters.kind:
         entries = entries.filter(kind__in=filters.kind)
     return paginate(entries, page, lambda rows: _entries_out(viewer, dossier, rows))
@@ -357,10 +345,9 @@ def dossier_timeline(
 def entry_detail(request: HttpRequest, entry_id: PathId) -> EntryOut:
     viewer = viewer_of(request)
     entry = found(
-        TimelineEntry.objects.select_related("dossier", *_ENTRY_OBJECTS)
-        .prefetch_related("message__attachments")
-        .filter(pk=entry_id)
-        .first()
+        selectors.entries_with_objects(
+            TimelineEntry.objects.filter(pk=entry_id), joined=("dossier", *_ENTRY_JOINED)
+        ).first()
     )
     if not policy.may_see_entry(viewer, entry):
         not_found()
