@@ -242,12 +242,14 @@ class _PostgreSQL:
         `ts_headline` parses all the text it is given, and a page of long
         mails (25,000 characters each) took 40 ms: the passage is looked
         for in the first `HEADLINE_CHARACTERS` of the new and the quoted
-        texts, then, for the rows whose words were not there, in the whole
-        texts."""
+        texts, then, for the rows whose words were neither there nor in the
+        title, in the whole texts."""
         pks = [d.pk for d in documents]
         shown = self._highlights(scope, pks, HEADLINE_CHARACTERS)
         later = [
-            pk for pk, (_, text, whole) in shown.items() if MARK_START not in text and not whole
+            pk
+            for pk, (title, text, whole) in shown.items()
+            if MARK_START not in title + text and not whole
         ]
         if later:
             shown.update(self._highlights(scope, later, None))
@@ -527,22 +529,22 @@ def _order_in_python(
     scope: policy.SearchScope,
     order: str,
 ) -> tuple[list[int], int]:
-    """The matches' pks in the order of the results — newest first, or
-    ranked as `search_page` ranks them in the database: phrase, then rank,
-    then date, over the `RANKED_LIMIT` most recent when there are more —
-    and how many matched."""
-    rows: list[tuple[int, dt.datetime, float, int]]
+    """The pks of the most recent `COUNT_LIMIT` + 1 matches, in the order of
+    the results — newest first, or by relevance: the phrase, then the rank,
+    then the date, over the `RANKED_LIMIT` most recent — and how many they
+    are (one query)."""
+    # Newest first, and the rows come in that order: a stable sort by
+    # relevance keeps it among equals (the dates themselves are not read:
+    # parsing a thousand of them took 8 ms).
+    recent = backend.ranked(matched, scope).order_by("-date", "-pk")
     if order == SearchOrder.DATE:
-        rows = [(pk, date, 0.0, 0) for pk, date in matched.values_list("pk", "date")]
+        rows = [(pk, 0, 0.0) for pk in recent.values_list("pk", flat=True)[: COUNT_LIMIT + 1]]
     else:
-        rows = list(
-            backend.ranked(matched, scope).values_list("pk", "date", "search_rank", "search_phrase")
-        )
+        rows = list(recent.values_list("pk", "search_phrase", "search_rank")[: COUNT_LIMIT + 1])
     found = len(rows)
-    rows.sort(key=lambda row: (row[1], row[0]), reverse=True)
     if order != SearchOrder.DATE:
         rows = rows[:RANKED_LIMIT]
-        rows.sort(key=lambda row: (row[3], row[2], row[1], row[0]), reverse=True)
+        rows.sort(key=lambda row: (row[1], row[2]), reverse=True)
     return [row[0] for row in rows], found
 
 
@@ -590,46 +592,23 @@ def search_page(
         return SearchPage(results=[], total=0, number=1, page_size=page_size, query=query)
     backend = _backend(query)
     matched = filters.apply(SearchDocument.objects.filter(backend.matching(scope)))
-    documents: list[Any]
-    if scope.narrow:
-        # A reader's few rows: every match read at once, with its rank (one
-        # query: counting, then ranking, would check the words twice).
-        order, found = _order_in_python(backend, matched, scope, filters.order)
-        more_than_total = found > COUNT_LIMIT
-        total = min(found, COUNT_LIMIT)
-        number = max(1, min(page, max(1, math.ceil(total / page_size))))
-        offset = (number - 1) * page_size
-        shown_pks = order[offset : offset + page_size]
-        # Read by pk: the rows are those the policy let through just above.
-        by_pk = {
-            d.pk: d
-            for d in _with_what_results_show(scope, SearchDocument.objects.filter(pk__in=shown_pks))
-        }
-        documents = [by_pk[pk] for pk in shown_pks if pk in by_pk]
-    else:
-        total = matched[: COUNT_LIMIT + 1].count()
-        more_than_total = total > COUNT_LIMIT
-        total = min(total, COUNT_LIMIT)
-        if total == 0:
-            return SearchPage(results=[], total=0, number=1, page_size=page_size, query=query)
-        number = max(1, min(page, max(1, math.ceil(total / page_size))))
-        offset = (number - 1) * page_size
-        # Annotated rows: typed loosely, django-stubs does not follow `annotate`.
-        ordered: QuerySet[Any]
-        if filters.order == SearchOrder.DATE:
-            ordered = matched.order_by("-date", "-pk")
-        else:
-            candidates = matched
-            if more_than_total or total > RANKED_LIMIT:
-                # The most recent matches only (an index on the date serves it).
-                recent = matched.order_by("-date", "-pk").values("pk")[:RANKED_LIMIT]
-                candidates = SearchDocument.objects.filter(pk__in=recent)
-            ordered = backend.ranked(candidates, scope).order_by(
-                "-search_phrase", "-search_rank", "-date", "-pk"
-            )
-        documents = list(_with_what_results_show(scope, ordered)[offset : offset + page_size])
+    # One query reads the matches, newest first, up to one more than are
+    # counted, with their rank: it counts them and gives what is ranked.
+    # (Counting, then ranking, read the words' matches twice.)
+    order, found = _order_in_python(backend, matched, scope, filters.order)
+    more_than_total = found > COUNT_LIMIT
+    total = min(found, COUNT_LIMIT)
     if total == 0:
         return SearchPage(results=[], total=0, number=1, page_size=page_size, query=query)
+    number = max(1, min(page, max(1, math.ceil(total / page_size))))
+    offset = (number - 1) * page_size
+    shown_pks = order[offset : offset + page_size]
+    # Read by pk: the rows are those the policy let through just above.
+    by_pk = {
+        d.pk: d
+        for d in _with_what_results_show(scope, SearchDocument.objects.filter(pk__in=shown_pks))
+    }
+    documents: list[Any] = [by_pk[pk] for pk in shown_pks if pk in by_pk]
     shown = backend.highlights(scope, documents)
     links = _links(documents)
     snippets = {
