@@ -24,6 +24,7 @@ from lanterne.dossiers.models import Dossier
 from lanterne.mail.filing import message_file
 from lanterne.mail.models import FilingMethod, Message
 from lanterne.mail.services import mail_receive_and_process
+from lanterne.search.services import search_index_flush
 
 from ..conftest import ROLES, World
 from ..factories import (
@@ -190,6 +191,42 @@ def test_dossier_visibility(world, client_for, dossier_audience, council_follows
             assert response.status_code == 302
         else:
             assert response.status_code == (200 if expected else 404), (role, dossier_audience)
+
+
+def test_dossier_whose_party_is_a_person(world, client_for):  # type: ignore[no-untyped-def]
+    """A party named in person, not through a lot: among the co-owners, that
+    person only — here the owner of lot 14, with a person who has no login
+    (every other dossier of the matrix has lot 12 as its party)."""
+    dossier = DossierFactory(
+        condominium=world.condominium,
+        type=DossierType.OTHER,
+        status="open",
+        audience=Audience.PARTIES,
+        title="Dossier d'une personne",
+    )
+    dossier.party_persons.add(
+        world.persons["owner_not_party"], PersonFactory(agency=world.agency, last_name="Tiers")
+    )
+    note = services.note_add(
+        viewer=viewer(world, "staff"),
+        actor=world.users["staff"],
+        dossier=dossier,
+        text="Rendez-vous avec la partie",
+        audience=Audience.PARTIES,
+    )
+    search_index_flush()  # what the commit of those writes would do
+    for role in ROLES:
+        expected = role in {"staff", "owner_not_party"}
+        v = viewer(world, role)
+        assert policy.may_see_dossier(v, dossier) is expected, role
+        assert policy.dossiers_visible_to(v).filter(pk=dossier.pk).exists() is expected, role
+        entries = policy.entries_visible_to(v, dossier)
+        assert entries.filter(note=note).exists() is expected, (role, "entry")
+        found = policy.search_documents_visible_to(v).filter(note=note).exists()
+        assert found is expected, (role, "search")
+        response = client_for(role).get(reverse("dossiers:detail", args=[dossier.pk]))
+        if role != "anonymous":
+            assert response.status_code == (200 if expected else 404), role
 
 
 @pytest.mark.parametrize("dossier_audience", AUDIENCES)
