@@ -563,15 +563,7 @@ def _with_what_results_show(scope: policy.SearchScope, documents: QuerySet[Any])
         )
         .select_related("dossier", "condominium")
         .defer(
-            "title",
-            "body",
-            "more",
-            "public_title",
-            "public_body",
-            "public_more",
-            "vector",
-            "public_vector",
-            "dossier__description",
+            *ORIGINAL_COLUMNS, *PUBLIC_COLUMNS, "vector", "public_vector", "dossier__description"
         )
     )
 
