@@ -32,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from lanterne.condominiums.models import Agency
+from lanterne.core.rows import rows_create
 
 from .choices import Direction, RawFormat, RawState
 from .models import Attachment, Delivery, MailSource, Message, RawMessage
@@ -134,8 +135,8 @@ def arrivals_receive(
             results.append(Received(raw, arrival.data, to_process=True, new_raw=False))
         else:
             results.append(Received(raw, None, to_process=False, new_raw=False))
-    RawMessage.objects.bulk_create(new_raws)
-    Delivery.objects.bulk_create(
+    rows_create(new_raws)
+    rows_create(
         [
             Delivery(
                 raw=raws[sha256],
@@ -262,7 +263,7 @@ def _messages_create(
     )
     for (_raw, message, _outcome), thread in zip(new, assigned, strict=True):
         message.thread = thread
-    Message.objects.bulk_create([message for _raw, message, _outcome in new])
+    rows_create([message for _raw, message, _outcome in new])
     attachments: list[Attachment] = []
     for _raw, message, outcome in new:
         assert outcome.parsed is not None
@@ -272,7 +273,7 @@ def _messages_create(
     from lanterne.documents.texts import attachments_text_prepare
 
     to_read = attachments_text_prepare(attachments)
-    Attachment.objects.bulk_create(attachments)
+    rows_create(attachments)
     threads.finish()
     from lanterne.search.services import search_index_schedule
 

@@ -40,6 +40,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from lanterne.core.rows import rows_create
+
 from .models import Message, Thread, ThreadLink
 
 # The most ancestors looked up and linked for one message. RFC 5322 §3.6.4
@@ -788,7 +790,7 @@ class ThreadBatch:
 
     def _write_threads(self) -> None:
         if self._created:
-            Thread.objects.bulk_create(self._created)
+            rows_create(self._created)
         absorbed_ids = {absorbed.pk for _keeper, absorbed in self._merged}
         widened = [t for t in self._widened.values() if t.pk not in absorbed_ids]
         if widened:

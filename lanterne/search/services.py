@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.db.models.functions import Left
 from django.utils import timezone
 
+from lanterne.core.rows import rows_create
 from lanterne.documents.models import Document
 from lanterne.dossiers.choices import Audience
 from lanterne.dossiers.models import Decision, Dossier, Note, Task
@@ -262,7 +263,7 @@ def _write(rows: list[SearchDocument], stale: Q) -> None:
     the vectors are computed by the database from the stored texts; on
     SQLite the triggers of `search_fts` follow the inserts and deletes."""
     SearchDocument.objects.filter(stale).delete()
-    created = SearchDocument.objects.bulk_create(rows)
+    created = rows_create(rows)
     if created and connection.vendor == "postgresql":
         SearchDocument.objects.filter(pk__in=[row.pk for row in created]).update(
             vector=_vector("title", "body", "more"),
