@@ -170,7 +170,9 @@ def _staff_forms(dossier: Dossier, **bound: Any) -> dict[str, Any]:
         ),
         "document_form": DocumentForm(prefix="document", initial=audience),
         "status_form": StatusForm(prefix="status", choices=_status_choices(dossier)),
-        "entry_audience_choices": Audience.choices,
+        # Translated once: every entry of the page lists them, and a lazy
+        # label is translated again at each use.
+        "entry_audience_choices": [(value, str(label)) for value, label in Audience.choices],
     }
     forms.update(bound)
     return forms
