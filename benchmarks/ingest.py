@@ -59,7 +59,8 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.installations import DatabaseReader, with_database
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CACHE = REPOSITORY / "benchmarks" / ".cache"
@@ -243,7 +244,7 @@ def baselines(corpus: Corpus, *, sample: int) -> list[Result]:
 
 
 @dataclass
-class Installation:
+class Installation(DatabaseReader):
     """A fresh data folder and database, and the `lanterne` command on them."""
 
     data_dir: Path
@@ -306,22 +307,6 @@ class Installation:
             "--password", "Tilleuls-ete-2026",
         )  # fmt: skip
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        if self.database_url is None:
-            connection = sqlite3.connect(self.data_dir / "lanterne.sqlite3", timeout=60)
-            try:
-                return connection.execute(sql).fetchall()
-            finally:
-                connection.close()
-        import psycopg
-
-        with psycopg.connect(self.database_url) as connection:
-            return connection.execute(sql).fetchall()  # type: ignore[arg-type]
-
-    def count(self, sql: str) -> int:
-        value: int = self.query(sql)[0][0]
-        return value
-
     def verify(self, expected: int) -> str:
         """Check the import: one Message per message, every raw one parsed
         (besides the demo's own mail, with `--with-dossiers`)."""
@@ -342,10 +327,6 @@ class Installation:
             suggested = self.count(f"SELECT COUNT(*) {new} AND suggestions <> '[]'")  # noqa: S608
             text += f"; filing methods {methods}, {suggested} with suggestions"
         return text
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 def installation(
@@ -369,7 +350,7 @@ def installation(
             )
         shutil.rmtree(data_dir, ignore_errors=True)
 
-    return Installation(data_dir, _with_database(postgres_url, name)), remove
+    return Installation(data_dir, with_database(postgres_url, name)), remove
 
 
 # --- The runs -----------------------------------------------------------------------

@@ -37,13 +37,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.installations import DatabaseReader, with_database
 from lanterne.mail.choices import RawState
 from lanterne.mail.importing import import_source, mail_import
 from lanterne.mail.models import Delivery, Message, RawMessage
 from lanterne.mail.services import mail_receive
 
 from ..factories import AgencyFactory
-from ..installations import DatabaseReader, with_database
 
 MESSAGES = 1_000
 KILLS = 5

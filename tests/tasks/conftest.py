@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ..installations import DatabaseReader, with_database
+from benchmarks.installations import DatabaseReader, with_database
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("LANTERNE_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")

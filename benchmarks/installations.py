@@ -1,7 +1,7 @@
-"""What the tests that run Lanterne as separate processes share: reading an
-installation's database straight from its file or server (the test
-session's own connection cannot see it), and naming another database on the
-same PostgreSQL server."""
+"""What the benchmarks and the tests that run Lanterne as separate processes
+share: reading an installation's database straight from its file or server
+(the caller's own connection, if any, cannot see it), and naming another
+database on the same PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ class DatabaseReader:
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows of a query, read straight from the database."""
         if self.database_url is None:
-            connection = sqlite3.connect(self.data_dir / "lanterne.sqlite3", timeout=30)
+            # Long enough to wait out an import's write transaction.
+            connection = sqlite3.connect(self.data_dir / "lanterne.sqlite3", timeout=60)
             try:
                 return connection.execute(sql).fetchall()
             finally:
