@@ -1,10 +1,12 @@
 """What the benchmarks and the tests that run Lanterne as separate processes
 share: reading an installation's database straight from its file or server
 (the caller's own connection, if any, cannot see it), and naming another
-database on the same PostgreSQL server."""
+database on the same PostgreSQL server; a free local port for a server one
+starts."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -41,3 +43,11 @@ def with_database(url: str, name: str) -> str:
     """`url` with its database replaced by `name`."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now, for a server about to start."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port

@@ -42,7 +42,6 @@ import json
 import math
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.ingest import machine
+from benchmarks.installations import free_port
 from benchmarks.pages import database_description, django_setup
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -98,12 +98,6 @@ def accounts_find(count: int, password: str | None) -> list[dict[str, str]]:
 
 
 # --- gunicorn and its workers' memory ------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _children(pid: int) -> list[int]:
@@ -385,7 +379,7 @@ def main() -> None:
         f"{args.workers} gunicorn workers"
     )
 
-    port = _free_port()
+    port = free_port()
     log = work / "gunicorn.log"
     server = gunicorn_start(port, args.workers, log)
     sampler = MemorySampler(server.pid)

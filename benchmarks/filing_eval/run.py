@@ -46,7 +46,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.installations import with_database
 
 from .corpus import KINDS, Corpus, DossierSpec, MessageSpec, generate
 
@@ -662,10 +663,6 @@ def report_print(report: Report, *, out: Any = sys.stdout) -> None:
 # --- A throw-away installation ----------------------------------------------------
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 def _environment(backend: str) -> dict[str, str]:
     """What the run measured on (the machine is for docs/benchmarks.md)."""
     import platform
@@ -741,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
         database_name = f"lanterne_filing_eval_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(args.postgres_url, autocommit=True) as connection:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database_name)))
-        os.environ["DATABASE_URL"] = _with_database(args.postgres_url, database_name)
+        os.environ["DATABASE_URL"] = with_database(args.postgres_url, database_name)
     try:
         import django
 

@@ -27,6 +27,7 @@ from aiosmtpd.controller import Controller
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
+from benchmarks.installations import free_port
 from lanterne.condominiums.models import PersonEmail
 from lanterne.dossiers.choices import Audience
 from lanterne.mail.choices import Review
@@ -34,7 +35,7 @@ from lanterne.mail.models import FilingMethod, Message
 from lanterne.mail.services import mail_receive_and_process
 from lanterne.mail.sources.smtp import mail_receiver_start
 
-from ..mail.test_outbound import HOST, SinkHandler, free_port, smtp_backend
+from ..mail.test_outbound import HOST, SinkHandler, smtp_backend
 from .conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -19,7 +19,6 @@ import http.cookies
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import psycopg
 import pytest
 from django.conf import settings
+
+from benchmarks.installations import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 WORKERS = 2
@@ -164,17 +165,11 @@ class Server:
             time.sleep(0.05)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(
     installation: Installation, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     environment = {
         **installation.environment,

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from benchmarks.installations import free_port
+
 CONFIG = """\
 protocols = imap
 listen = 127.0.0.1
@@ -100,13 +102,6 @@ class Dovecot:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _wait_for_port(port: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -152,7 +147,7 @@ def dovecot() -> Iterator[Dovecot]:
     root.chmod(0o755)
     (root / "mail").mkdir()
     shutil.chown(root / "mail", "dovecot", "dovecot")
-    server = Dovecot(host="127.0.0.1", port=_free_port(), password="Tilleuls-été-2026", root=root)
+    server = Dovecot(host="127.0.0.1", port=free_port(), password="Tilleuls-été-2026", root=root)
     config = root / "dovecot.conf"
     config.write_text(
         CONFIG.format(root=root, port=server.port, password=server.password), encoding="utf-8"

@@ -12,7 +12,6 @@ import email
 import email.policy
 import re
 import smtplib
-import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -29,6 +28,7 @@ from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from benchmarks.installations import free_port
 from lanterne.audit.models import AuditAction, AuditLog
 from lanterne.condominiums.models import Company
 from lanterne.documents.models import Document
@@ -60,13 +60,6 @@ from ..factories import CompanyDomainFactory, CompanyFactory, DossierFactory, Pe
 
 HOST = "127.0.0.1"
 CONTRACTOR = "contact@plomberie-durand.fr"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 class SinkHandler:

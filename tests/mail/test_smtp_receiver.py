@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from benchmarks.installations import free_port
 from lanterne.condominiums.models import Agency
 from lanterne.mail import services
 from lanterne.mail.choices import RawState, SourceKind
@@ -72,13 +73,6 @@ def french_message(
         "",
     ]
     return "\r\n".join(lines).encode("ascii")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def swaks(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from benchmarks.installations import free_port
 from lanterne.accounts.models import User
 from lanterne.dossiers import policy
 from lanterne.dossiers.choices import Audience
@@ -60,12 +60,6 @@ class MailServer:
         with self.lock:
             self.received.append((list(envelope.rcpt_tos), envelope.original_content))
         return "250 2.0.0 OK: queued"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -29,19 +29,13 @@ import pytest
 from botocore.config import Config
 
 import lanterne.settings
+from benchmarks.installations import free_port
 
 HOST = "127.0.0.1"
 SETTINGS_FILE = lanterne.settings.__file__
 ACCESS_KEY = "lanterne-test-key"
 SECRET_KEY = "lanterne-test-secret"
 REGION = "eu-west-3"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @dataclass

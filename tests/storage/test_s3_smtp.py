@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.installations import free_port
 from lanterne.mail.choices import RawState
 from lanterne.mail.models import Delivery, RawMessage
 from lanterne.mail.sources.smtp import mail_receiver_start
 
 from ..factories import AgencyFactory
 from ..mail.test_smtp_receiver import french_message, swaks
-from .conftest import HOST, S3Store, free_port
+from .conftest import HOST, S3Store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

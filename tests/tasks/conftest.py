@@ -221,13 +221,6 @@ def installation(request: pytest.FixtureRequest, tmp_path: Path) -> Installation
     return installed
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     """Wait until a started `lanterne receive-mail` listens."""
     deadline = time.monotonic() + 60

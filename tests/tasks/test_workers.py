@@ -14,7 +14,9 @@ import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
-from .conftest import Installation, free_port, wait_for_port
+from benchmarks.installations import free_port
+
+from .conftest import Installation, wait_for_port
 from .installation_script import AGENCY_DOMAIN
 
 MESSAGES = 200
