@@ -5,14 +5,14 @@
 a hundred values per message (the message, its attachments, its search
 row), and the compiler's per-value work was a third of the importing
 process's time under cProfile (measured without it, writing the rows this
-way takes a tenth off that process's CPU). `rows_create` does what `bulk_create` does for the plain
-case — a model whose primary key the database assigns, no parent model, no
-conflict clause — but asks a field to prepare a value only when the value
-is not already what the database driver takes as is (a `str`, `int`,
-`bool` or `None` in a text, number, boolean or foreign key column). Dates,
-JSON, decimals, enumerations and anything else still go through their
-field, so the rows written are the rows `bulk_create` would write; the
-tests compare the two."""
+way takes a tenth off that process's CPU). `rows_create` does what
+`bulk_create` does for the plain case — a model whose primary key the
+database assigns, no parent model, no conflict clause — but asks a field
+to prepare a value only when the value is not already what the database
+driver takes as is (a `str`, `int`, `bool` or `None` in a text, number,
+boolean or foreign key column). Dates, JSON, decimals, enumerations and
+anything else still go through their field, so the rows written are the
+rows `bulk_create` would write; the tests compare the two."""
 
 from __future__ import annotations
 
@@ -88,14 +88,14 @@ def rows_create(objects: Sequence[M]) -> list[M]:
         raise ValueError(f"rows_create: {meta.label} is not a plain model; use bulk_create")
     if any(type(item) is not model or item.pk is not None for item in objects):
         raise ValueError("rows_create: new instances of one model only")
-    for item in objects:
-        # As `bulk_create`: a related object saved since it was assigned
-        # gives its key; an unsaved one is refused.
-        item._prepare_related_fields_for_save(operation_name="rows_create")  # type: ignore[attr-defined]
     using = router.db_for_write(model)
     connection = connections[using]
     if not connection.features.can_return_rows_from_bulk_insert:
         return model._default_manager.using(using).bulk_create(objects)  # type: ignore[return-value]
+    for item in objects:
+        # As `bulk_create`: a related object saved since it was assigned
+        # gives its key; an unsaved one is refused.
+        item._prepare_related_fields_for_save(operation_name="rows_create")  # type: ignore[attr-defined]
     fields = [field for field in meta.concrete_fields if field is not meta.pk]
     plain = [_as_is(field) for field in fields]
     quote = connection.ops.quote_name
