@@ -146,6 +146,14 @@ TEMPLATES = [
             ],
         },
     },
+    # The templates rendered once per row of a long page (a dossier's
+    # timeline entries), in `<app>/jinja2/`: lanterne/core/jinja.py says why.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "lanterne.core.jinja.environment"},
+    },
 ]
 
 # --- Database -----------------------------------------------------------------

@@ -18,6 +18,12 @@ class Audience(models.TextChoices):
     PARTIES = "parties", _("Personnes concernées")
 
 
+def audience_choices() -> list[tuple[str, str]]:
+    """`Audience.choices` translated now, for a page that lists them many
+    times (each entry of a timeline): a lazy label is translated at each use."""
+    return [(value, str(label)) for value, label in Audience.choices]
+
+
 class DossierType(models.TextChoices):
     WATER_DAMAGE = "water_damage", _("Dégât des eaux / fuite")
     WORKS = "works", _("Travaux")

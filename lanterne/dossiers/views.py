@@ -10,24 +10,26 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from lanterne.condominiums.models import Condominium
-from lanterne.core.htmx import render_page
+from lanterne.core.jinja import TIMELINE_ENGINE
 from lanterne.documents.services import document_upload
 from lanterne.mail.publication import timeline_prepare
 
 from . import policy, selectors, services
 from .choices import (
     DEFAULT_AUDIENCE,
-    Audience,
     DecisionBody,
     DossierStatus,
     DossierType,
     EntryKind,
     allowed_transitions,
+    audience_choices,
 )
 from .forms import (
     CouncilOpinionForm,
@@ -135,7 +137,6 @@ def dossier_detail(request: HttpRequest, dossier_id: int) -> HttpResponse:
     kinds = _kinds_filter(request)
     page = selectors.timeline_page(viewer, dossier, after=request.GET.get("apres"), kinds=kinds)
     is_staff = policy.may_edit_dossier(viewer, dossier)
-    timeline_prepare(viewer, dossier, page.entries, is_staff=is_staff)
     context: dict[str, Any] = {
         "dossier": dossier,
         "page": page,
@@ -146,12 +147,36 @@ def dossier_detail(request: HttpRequest, dossier_id: int) -> HttpResponse:
         "may_record_council_opinion": policy.may_record_council_opinion(viewer, dossier)
         and not is_staff,
     }
+    if getattr(request, "htmx", False):
+        # The older entries, asked for by the timeline's « more » link.
+        if is_staff:
+            context["entry_audience_choices"] = audience_choices()
+        return HttpResponse(_timeline_html(request, viewer, context))
     if is_staff:
         context.update(_staff_forms(dossier))
     elif context["may_record_council_opinion"]:
         context["council_form"] = CouncilOpinionForm(prefix="council")
-    return render_page(
-        request, "dossiers/dossier.html", context, partial="dossiers/partials/timeline_page.html"
+    return _dossier_page(request, viewer, context)
+
+
+def _timeline_html(request: HttpRequest, viewer: policy.Viewer, context: dict[str, Any]) -> str:
+    """A page of the dossier's timeline (`context["page"]`), rendered by the
+    Jinja2 engine (lanterne/core/jinja.py says why)."""
+    timeline_prepare(
+        viewer, context["dossier"], context["page"].entries, is_staff=context["is_staff"]
+    )
+    return render_to_string(
+        "dossiers/partials/timeline_page.html", context, request, using=TIMELINE_ENGINE
+    )
+
+
+def _dossier_page(
+    request: HttpRequest, viewer: policy.Viewer, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """The dossier's page around its timeline's first page."""
+    timeline = mark_safe(_timeline_html(request, viewer, context))  # noqa: S308 (rendered, escaped)
+    return render(
+        request, "dossiers/dossier.html", {**context, "timeline": timeline}, status=status
     )
 
 
@@ -170,9 +195,7 @@ def _staff_forms(dossier: Dossier, **bound: Any) -> dict[str, Any]:
         ),
         "document_form": DocumentForm(prefix="document", initial=audience),
         "status_form": StatusForm(prefix="status", choices=_status_choices(dossier)),
-        # Translated once: every entry of the page lists them, and a lazy
-        # label is translated again at each use.
-        "entry_audience_choices": [(value, str(label)) for value, label in Audience.choices],
+        "entry_audience_choices": audience_choices(),
     }
     forms.update(bound)
     return forms
@@ -219,7 +242,7 @@ def _rerender_with_errors(
     }
     context.update(_staff_forms(dossier, **bound))
     messages.error(request, _("Le formulaire contient des erreurs : rien n'a été enregistré."))
-    return render(request, "dossiers/dossier.html", context, status=400)
+    return _dossier_page(request, viewer, context, status=400)
 
 
 @login_required
@@ -370,8 +393,9 @@ def entry_audience(request: HttpRequest, entry_id: int) -> HttpResponse:
                 "dossier": dossier,
                 "is_staff": True,
                 "flash": message,
-                "entry_audience_choices": Audience.choices,
+                "entry_audience_choices": audience_choices(),
             },
+            using=TIMELINE_ENGINE,
         )
     messages.info(request, message)
     return redirect("dossiers:detail", dossier.pk)

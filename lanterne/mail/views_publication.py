@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from lanterne.core.jinja import TIMELINE_ENGINE
 from lanterne.dossiers import policy
-from lanterne.dossiers.choices import Audience
+from lanterne.dossiers.choices import Audience, audience_choices
 from lanterne.dossiers.models import TimelineEntry
 
 from . import publication
@@ -59,9 +60,9 @@ def _entry_response(
         "dossier": entry.dossier,
         "is_staff": True,
         "flash": flash,
-        "entry_audience_choices": Audience.choices,
+        "entry_audience_choices": audience_choices(),
     }
-    return render(request, "dossiers/partials/entry.html", context)
+    return render(request, "dossiers/partials/entry.html", context, using=TIMELINE_ENGINE)
 
 
 @login_required

@@ -99,8 +99,8 @@ def test_reading_a_policy_finds_what_is_permissive() -> None:
 
 # --- Reading markup -----------------------------------------------------------------------
 
-# Django comments are not markup: they never reach the browser.
-DJANGO_COMMENTS = re.compile(r"\{#.*?#\}|\{%\s*comment\b.*?%\}.*?\{%\s*endcomment\s*%\}", re.S)
+# Template comments (Django's, Jinja2's) are not markup: they never reach the browser.
+TEMPLATE_COMMENTS = re.compile(r"\{#.*?#\}|\{%\s*comment\b.*?%\}.*?\{%\s*endcomment\s*%\}", re.S)
 HANDLER = re.compile(r"^(on[a-z]+|(data-)?hx-on.*)$")
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "hx-get", "hx-post"}
 
@@ -141,7 +141,7 @@ class InlineCode(HTMLParser):
 
 def inline_code(markup: str) -> list[str]:
     parser = InlineCode()
-    parser.feed(DJANGO_COMMENTS.sub("", markup))
+    parser.feed(TEMPLATE_COMMENTS.sub("", markup))
     parser.close()
     return parser.problems
 
@@ -169,7 +169,8 @@ def templates() -> list[Path]:
     excluded: they are read in mail clients, never served as pages."""
     found = [
         path
-        for path in sorted(LANTERNE.rglob("templates/**/*.html"))
+        for folder in ("templates", "jinja2")
+        for path in sorted(LANTERNE.rglob(f"{folder}/**/*.html"))
         if "email" not in path.relative_to(LANTERNE).parts
     ]
     assert len(found) > 30

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from html import unescape
 from typing import Any
 
 import pytest
@@ -547,10 +548,12 @@ def test_timeline_actions_show_a_failure_and_resend_it(
     )
     message.refresh_from_db()
     request = rf.get("/")
-    html = render_to_string(
-        "mail/partials/message_outbound.html",
-        {"message": message, "is_staff": True},
-        request=request,
+    html = unescape(
+        render_to_string(
+            "mail/partials/message_outbound.html",
+            {"message": message, "is_staff": True},
+            request=request,
+        )
     )
     resend_url = reverse("mail:resend", args=[message.pk])
     assert "Échec de l'envoi" in html and "Connection unexpectedly closed" in html
