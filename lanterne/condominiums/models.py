@@ -160,6 +160,15 @@ class Person(models.Model):
                 name="person_one_per_user_and_agency",
             ),
         ]
+        indexes = [
+            # The agency's staff by name (a task's assignee list on every
+            # dossier page): a handful among the agency's tens of thousands.
+            models.Index(
+                fields=["agency", "last_name", "first_name"],
+                condition=~Q(staff_role=""),
+                name="person_staff_by_name",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.full_name

@@ -30,7 +30,9 @@ def dossier_reminders(viewer: policy.Viewer, dossier: Dossier) -> DossierReminde
     and the agency's own follow-up. Two queries."""
     if not policy.may_edit_dossier(viewer, dossier):
         return DossierReminders(open=[], recent_closed=[])
-    rows = Reminder.objects.filter(dossier=dossier).select_related("answer", "sent_message")
+    # The block links to the answer and the reminder sent by their keys
+    # alone: no mail is read.
+    rows = Reminder.objects.filter(dossier=dossier)
     return DossierReminders(
         open=list(rows.filter(state=ReminderState.OPEN).order_by("due_on", "pk")),
         recent_closed=list(
