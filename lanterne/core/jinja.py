@@ -70,6 +70,8 @@ def environment(**options: Any) -> Environment:
     # hide data silently.
     options.pop("autoescape", None)
     options["undefined"] = StrictUndefined
+    # An included template ends with its last newline, as in Django's.
+    options["keep_trailing_newline"] = True
     env = Environment(extensions=["jinja2.ext.i18n"], autoescape=True, **options)
     env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]
     env.globals["url"] = url
