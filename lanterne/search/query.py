@@ -107,10 +107,21 @@ def tsquery_text(clause: Clause) -> str:
     """A clause in `to_tsquery` syntax: quoted lexemes joined by `<->`, the
     last one with `:*` for a prefix. Words are letters and digits only (see
     `parse`), so quoting them is enough to keep the syntax closed."""
+    return " <-> ".join(_terms(clause))
+
+
+def tsquery_words_text(clause: Clause) -> str:
+    """The clause's words anywhere in the text, in `to_tsquery` syntax: a
+    phrase loosened to its words. The word index answers it alone, where
+    a phrase needs each matching row's positions (`selectors`)."""
+    return " & ".join(_terms(clause))
+
+
+def _terms(clause: Clause) -> list[str]:
     terms = [f"'{word}'" for word in clause.words]
     if clause.prefix:
         terms[-1] += ":*"
-    return " <-> ".join(terms)
+    return terms
 
 
 # --- SQLite FTS5 ---------------------------------------------------------------------

@@ -405,3 +405,73 @@ def test_a_common_word_is_counted_and_ranked_up_to_the_limits(  # type: ignore[n
     page = search(world, "owner_not_party", "fuite", kinds=(SearchKind.NOTE,))
     assert (page.total, page.more_than_total) == (6, False)  # not the internal note
     assert texts(page)[0] == "Fuite fuite fuite au plafond."  # all ranked: the best first
+
+
+def test_a_phrase_is_found_beyond_the_recent_rows_holding_its_words(  # type: ignore[no-untyped-def]
+    indexed_world, monkeypatch
+):
+    """On PostgreSQL a phrase is first looked for among the most recent rows
+    holding its words (`PHRASE_CANDIDATES` of them); when fewer than are
+    counted hold it in order there, every row is checked. Either way the
+    same matches and the same count, as on SQLite."""
+    from lanterne.search import selectors
+    from lanterne.search.services import search_documents_index
+
+    world = indexed_world
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 2)
+    monkeypatch.setattr(selectors, "RANKED_LIMIT", 2)
+    monkeypatch.setattr(selectors, "PHRASE_CANDIDATES", 3)
+    dated = {
+        1: "Une fuite dans la cave, côté rue.",
+        2: "Encore une fuite dans la cave du fond.",
+        # The three most recent hold the words, not the phrase.
+        3: "La cave est sèche ; une fuite au garage.",
+        4: "Dans le garage, une fuite ; la cave est visitée.",
+        5: "Fuite réparée, cave nettoyée.",
+    }
+    notes = []
+    for day, text in dated.items():
+        created = note(world, text)
+        created.__class__.objects.filter(pk=created.pk).update(
+            created_at=dt.datetime(2026, 3, day, 9, tzinfo=dt.UTC)
+        )
+        notes.append(created)
+    SearchDocument.objects.filter(note__in=notes).delete()
+    search_documents_index(note_ids=[n.pk for n in notes])
+    search_index_flush()
+
+    for role in ("staff", "owner_not_party"):
+        page = search(world, role, '"fuite dans la cave"', kinds=(SearchKind.NOTE,))
+        assert (page.total, page.more_than_total) == (2, False), role
+        assert sorted(texts(page)) == [dated[2], dated[1]], role
+        by_date = search(
+            world, role, '"fuite dans la cave"', kinds=(SearchKind.NOTE,), order=SearchOrder.DATE
+        )
+        assert texts(by_date) == [dated[2], dated[1]], role
+
+    # A third match, older still: more than are counted.
+    older = note(world, "Fuite dans la cave signalée au syndic.")
+    older.__class__.objects.filter(pk=older.pk).update(
+        created_at=dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC)
+    )
+    SearchDocument.objects.filter(note=older).delete()
+    search_documents_index(note_ids=[older.pk])
+    search_index_flush()
+    page = search(world, "staff", '"fuite dans la cave"', kinds=(SearchKind.NOTE,))
+    assert (page.total, page.more_than_total) == (2, True)
+    # Enough candidates: the phrase is found among them, the same answer.
+    monkeypatch.setattr(selectors, "PHRASE_CANDIDATES", 100)
+    again = search(world, "staff", '"fuite dans la cave"', kinds=(SearchKind.NOTE,))
+    assert (again.total, again.more_than_total, texts(again)) == (2, True, texts(page))
+
+
+def test_postgresql_connections_have_room_for_a_common_words_bitmap() -> None:
+    """A word found in a quarter of a million mails makes a bitmap larger
+    than PostgreSQL's default 4 MB, which then turns lossy (settings.py)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone() == ("16MB",)
