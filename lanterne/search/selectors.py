@@ -560,29 +560,39 @@ def _links(documents: Sequence[SearchDocument]) -> dict[int, str]:
     return links
 
 
-def _order_in_python(
+def _recent(
     backend: _PostgreSQL | _SQLite,
     matched: QuerySet[SearchDocument],
     scope: policy.SearchScope,
     order: str,
-) -> tuple[list[int], int]:
-    """The pks of the most recent `COUNT_LIMIT` + 1 matches, in the order of
-    the results — newest first, or by relevance: the phrase, then the rank,
-    then the date, over the `RANKED_LIMIT` most recent — and how many they
-    are (one query)."""
+) -> QuerySet[Any]:
+    """The query of `_order_in_python`: the most recent `COUNT_LIMIT` + 1
+    matches, newest first, with what relevance sorts them by."""
+    recent = backend.ranked(matched, scope).order_by("-date", "-pk")
+    if order == SearchOrder.DATE:
+        return recent.values_list("pk", Value(0), Value(0.0))[: COUNT_LIMIT + 1]
+    return recent.values_list("pk", "search_phrase", "search_rank")[: COUNT_LIMIT + 1]
+
+
+def _order_in_python(recent: QuerySet[Any], order: str) -> tuple[list[int], int]:
+    """The pks of the rows of `recent` (`_recent`) in the order of the
+    results — newest first, or by relevance: the phrase, then the rank, then
+    the date, over the `RANKED_LIMIT` most recent — and how many they are."""
     # Newest first, and the rows come in that order: a stable sort by
     # relevance keeps it among equals (the dates themselves are not read:
     # parsing a thousand of them took 8 ms).
-    recent = backend.ranked(matched, scope).order_by("-date", "-pk")
-    if order == SearchOrder.DATE:
-        rows = [(pk, 0, 0.0) for pk in recent.values_list("pk", flat=True)[: COUNT_LIMIT + 1]]
-    else:
-        rows = list(recent.values_list("pk", "search_phrase", "search_rank")[: COUNT_LIMIT + 1])
+    rows = list(recent)
     found = len(rows)
     if order != SearchOrder.DATE:
         rows = rows[:RANKED_LIMIT]
         rows.sort(key=lambda row: (row[1], row[2]), reverse=True)
     return [row[0] for row in rows], found
+
+
+def _reads_every_match(recent: QuerySet[Any]) -> bool:
+    """Whether PostgreSQL would read every row the word index gives for
+    `recent` (a bitmap scan) rather than walk the rows by date."""
+    return "Bitmap Heap Scan" in recent.explain(format="json")
 
 
 def _matches(
@@ -594,15 +604,20 @@ def _matches(
     (Counting, then ranking, read the words' matches twice.)
 
     A phrase on PostgreSQL: the word index knows which rows hold each word,
-    not where, so each row holding the words is read to check their order —
+    not where. When its words are common, the database walks the rows by
+    date and stops at the last one counted. When they are rarer, it takes
+    every row the index gives and reads each to check the words' order —
     25,000 rows, 300 ms, for « "assemblée générale" convocation » over a
-    million mails. The phrase is first checked in the `PHRASE_CANDIDATES`
-    most recent rows holding its words (which the index alone finds): when
-    more than are counted match there, or there are no more such rows,
-    those are the matches; otherwise all rows are checked."""
+    million mails. That plan (a bitmap scan: asked of the planner first,
+    which costs a planning) is replaced: the phrase is checked in the
+    `PHRASE_CANDIDATES` most recent rows holding its words (which the index
+    alone finds, reading no text); when more than are counted match there,
+    or there are no more such rows, those are the matches; otherwise all
+    rows are checked."""
     matched = filters.apply(SearchDocument.objects.filter(backend.matching(scope)))
+    recent = _recent(backend, matched, scope, filters.order)
     words = backend.matching_words(scope) if isinstance(backend, _PostgreSQL) else None
-    if words is not None:
+    if words is not None and _reads_every_match(recent):
         candidates = list(
             filters.apply(SearchDocument.objects.filter(words))
             .order_by("-date", "-pk")
@@ -611,10 +626,11 @@ def _matches(
         among = SearchDocument.objects.filter(pk__in=candidates).filter(
             backend.matching(scope, indexed=False)
         )
-        order, found = _order_in_python(backend, among, scope, filters.order)
+        among_recent = _recent(backend, among, scope, filters.order)
+        order, found = _order_in_python(among_recent, filters.order)
         if found > COUNT_LIMIT or len(candidates) < PHRASE_CANDIDATES:
             return order, found
-    return _order_in_python(backend, matched, scope, filters.order)
+    return _order_in_python(recent, filters.order)
 
 
 def _with_what_results_show(scope: policy.SearchScope, documents: QuerySet[Any]) -> QuerySet[Any]:

@@ -414,17 +414,23 @@ def test_a_phrase_is_found_beyond_the_recent_rows_holding_its_words(  # type: ig
     holding its words (`PHRASE_CANDIDATES` of them); when fewer than are
     counted hold it in order there, every row is checked. Either way the
     same matches and the same count, as on SQLite."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from lanterne.search import selectors
     from lanterne.search.services import search_documents_index
 
     world = indexed_world
     monkeypatch.setattr(selectors, "COUNT_LIMIT", 2)
     monkeypatch.setattr(selectors, "RANKED_LIMIT", 2)
-    monkeypatch.setattr(selectors, "PHRASE_CANDIDATES", 3)
+    monkeypatch.setattr(selectors, "PHRASE_CANDIDATES", 4)
+    # Whatever the plan of so small a table: the candidates are looked at.
+    monkeypatch.setattr(selectors, "_reads_every_match", lambda recent: True)
     dated = {
         1: "Une fuite dans la cave, côté rue.",
         2: "Encore une fuite dans la cave du fond.",
-        # The three most recent hold the words, not the phrase.
+        # The three most recent hold the words, not the phrase: of the four
+        # candidates, one match.
         3: "La cave est sèche ; une fuite au garage.",
         4: "Dans le garage, une fuite ; la cave est visitée.",
         5: "Fuite réparée, cave nettoyée.",
@@ -440,6 +446,12 @@ def test_a_phrase_is_found_beyond_the_recent_rows_holding_its_words(  # type: ig
     search_documents_index(note_ids=[n.pk for n in notes])
     search_index_flush()
 
+    with CaptureQueriesContext(connection) as captured:
+        search(world, "staff", '"fuite dans la cave"', kinds=(SearchKind.NOTE,))
+    # On PostgreSQL, the four candidates were read first.
+    assert any("LIMIT 4" in query["sql"] for query in captured) == (
+        connection.vendor == "postgresql"
+    )
     for role in ("staff", "owner_not_party"):
         page = search(world, role, '"fuite dans la cave"', kinds=(SearchKind.NOTE,))
         assert (page.total, page.more_than_total) == (2, False), role
@@ -475,3 +487,27 @@ def test_postgresql_connections_have_room_for_a_common_words_bitmap() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW work_mem")
         assert cursor.fetchone() == ("16MB",)
+
+
+def test_a_plan_reading_every_match_is_recognised(indexed_world) -> None:  # type: ignore[no-untyped-def]
+    """`_reads_every_match` reads PostgreSQL's plan: a bitmap scan reads
+    every row the word index gives; a walk by date does not."""
+    from django.db import connection
+
+    from lanterne.search import selectors
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    world = indexed_world
+    note(world, "Une fuite dans la cave.")
+    documents = SearchDocument.objects.filter(
+        vector=selectors.SearchQuery("fuite", config="lanterne_fr")
+    )
+    recent = documents.order_by("-date", "-pk").values_list("pk")[:10]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        assert selectors._reads_every_match(recent)
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = on")
+        assert not selectors._reads_every_match(recent)
