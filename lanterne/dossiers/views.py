@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,12 +12,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 
 from lanterne.condominiums.models import Condominium
+from lanterne.core.htmx import render_page
 from lanterne.core.jinja import TIMELINE_ENGINE
 from lanterne.documents.services import document_upload
 from lanterne.mail.publication import timeline_prepare
@@ -180,25 +184,104 @@ def _dossier_page(
     )
 
 
-def _staff_forms(dossier: Dossier, **bound: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class StaffAction:
+    """One of staff's forms on a dossier page, in a folded panel. Its form
+    is loaded when the panel opens (htmx), or, without JavaScript, on a page
+    of its own (the panel links to it): a page that renders five forms on
+    every visit spends a fifth of its time on them."""
+
+    name: str
+    summary: Any
+    button: Any
+    url_name: str
+    multipart: bool = False
+
+
+STAFF_ACTIONS = (
+    StaffAction(
+        "note", gettext_lazy("Une note"), gettext_lazy("Ajouter la note"), "dossiers:note_create"
+    ),
+    StaffAction(
+        "task", gettext_lazy("Une tâche"), gettext_lazy("Ajouter la tâche"), "dossiers:task_create"
+    ),
+    StaffAction(
+        "decision",
+        gettext_lazy("Une décision"),
+        gettext_lazy("Enregistrer la décision"),
+        "dossiers:decision_create",
+    ),
+    StaffAction(
+        "document",
+        gettext_lazy("Un document"),
+        gettext_lazy("Envoyer le document"),
+        "dossiers:document_create",
+        multipart=True,
+    ),
+    StaffAction(
+        "status",
+        gettext_lazy("Changer le statut"),
+        gettext_lazy("Changer le statut"),
+        "dossiers:status_change",
+    ),
+)
+_ACTIONS_BY_NAME = {action.name: action for action in STAFF_ACTIONS}
+
+
+def _staff_form(dossier: Dossier, name: str) -> Any:
+    """The empty form of the staff action `name` on `dossier`."""
     audience = {"audience": dossier.audience}
-    forms = {
-        "note_form": NoteForm(prefix="note", initial=audience),
-        "task_form": TaskForm(prefix="task", initial=audience, agency_id=dossier.agency_id),
-        "decision_form": DecisionForm(
+    if name == "note":
+        return NoteForm(prefix="note", initial=audience)
+    if name == "task":
+        return TaskForm(prefix="task", initial=audience, agency_id=dossier.agency_id)
+    if name == "decision":
+        return DecisionForm(
             prefix="decision",
             initial={
                 **audience,
                 "decided_on": timezone.localdate(),
                 "decided_by": DecisionBody.MANAGER,
             },
-        ),
-        "document_form": DocumentForm(prefix="document", initial=audience),
-        "status_form": StatusForm(prefix="status", choices=_status_choices(dossier)),
+        )
+    if name == "document":
+        return DocumentForm(prefix="document", initial=audience)
+    return StatusForm(prefix="status", choices=_status_choices(dossier))
+
+
+def _action(dossier: Dossier, action: StaffAction, form: Any = None) -> dict[str, Any]:
+    return {
+        "name": action.name,
+        "summary": action.summary,
+        "button": action.button,
+        "multipart": action.multipart,
+        "url": reverse(action.url_name, args=[dossier.pk]),
+        "form": form,
+    }
+
+
+def _staff_forms(dossier: Dossier, **bound: Any) -> dict[str, Any]:
+    """The staff's panels of the page: each form left to load when its panel
+    opens, but a form given in `bound` (`note_form=…`: sent with errors),
+    shown open."""
+    return {
+        "actions": [
+            _action(dossier, action, bound.get(f"{action.name}_form")) for action in STAFF_ACTIONS
+        ],
         "entry_audience_choices": audience_choices(),
     }
-    forms.update(bound)
-    return forms
+
+
+def _action_form(request: HttpRequest, dossier: Dossier, name: str) -> HttpResponse:
+    """The empty form of a staff action: alone for the panel that asked
+    (htmx), or on its own page."""
+    context = {
+        "dossier": dossier,
+        "action": _action(dossier, _ACTIONS_BY_NAME[name], _staff_form(dossier, name)),
+    }
+    return render_page(
+        request, "dossiers/action_form.html", context, partial="dossiers/partials/action_form.html"
+    )
 
 
 def _status_choices(dossier: Dossier) -> list[tuple[str, str]]:
@@ -238,7 +321,6 @@ def _rerender_with_errors(
         "kind_query": "",
         "is_staff": True,
         "may_record_council_opinion": False,
-        "open_form": next(iter(bound)).removesuffix("_form"),
     }
     context.update(_staff_forms(dossier, **bound))
     messages.error(request, _("Le formulaire contient des erreurs : rien n'a été enregistré."))
@@ -246,9 +328,11 @@ def _rerender_with_errors(
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def note_create(request: HttpRequest, dossier_id: int) -> HttpResponse:
     viewer, dossier = _staff_dossier(request, dossier_id)
+    if request.method == "GET":
+        return _action_form(request, dossier, "note")
     form = NoteForm(request.POST, prefix="note")
     if not form.is_valid():
         return _rerender_with_errors(request, dossier, viewer, note_form=form)
@@ -258,9 +342,11 @@ def note_create(request: HttpRequest, dossier_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def task_create(request: HttpRequest, dossier_id: int) -> HttpResponse:
     viewer, dossier = _staff_dossier(request, dossier_id)
+    if request.method == "GET":
+        return _action_form(request, dossier, "task")
     form = TaskForm(request.POST, prefix="task", agency_id=dossier.agency_id)
     if not form.is_valid():
         return _rerender_with_errors(request, dossier, viewer, task_form=form)
@@ -280,9 +366,11 @@ def task_complete(request: HttpRequest, task_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def decision_create(request: HttpRequest, dossier_id: int) -> HttpResponse:
     viewer, dossier = _staff_dossier(request, dossier_id)
+    if request.method == "GET":
+        return _action_form(request, dossier, "decision")
     form = DecisionForm(request.POST, prefix="decision")
     if not form.is_valid():
         return _rerender_with_errors(request, dossier, viewer, decision_form=form)
@@ -317,9 +405,11 @@ def council_opinion_create(request: HttpRequest, dossier_id: int) -> HttpRespons
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def status_change(request: HttpRequest, dossier_id: int) -> HttpResponse:
     viewer, dossier = _staff_dossier(request, dossier_id)
+    if request.method == "GET":
+        return _action_form(request, dossier, "status")
     form = StatusForm(request.POST, prefix="status", choices=_status_choices(dossier))
     if not form.is_valid():
         return _rerender_with_errors(request, dossier, viewer, status_form=form)
@@ -340,9 +430,11 @@ def status_change(request: HttpRequest, dossier_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def document_create(request: HttpRequest, dossier_id: int) -> HttpResponse:
     viewer, dossier = _staff_dossier(request, dossier_id)
+    if request.method == "GET":
+        return _action_form(request, dossier, "document")
     form = DocumentForm(request.POST, request.FILES, prefix="document")
     if not form.is_valid():
         return _rerender_with_errors(request, dossier, viewer, document_form=form)

@@ -235,6 +235,29 @@ def test_older_entries_link_works_without_javascript(world, browser, live_server
         context.close()
 
 
+def test_staff_forms_work_without_javascript(world, browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    """Without JavaScript a panel does not load its form: it links to the
+    form's own page, which sends it as the panel would."""
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, locale="fr-FR"
+    )
+    try:
+        page = context.new_page()
+        login(page, world.users["staff"].email)
+        page.goto(dossier_url(world.dossier))
+        panel = page.locator("details.action", has=page.locator("summary", has_text="Une note"))
+        panel.locator("summary").click()
+        panel.get_by_role("link", name="Ouvrir le formulaire").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Une note")
+        page.locator("#id_note-text").fill("Clés du local poubelles remises au gardien.")
+        page.get_by_role("button", name="Ajouter la note").click()
+        expect(page).to_have_url(re.compile(re.escape(dossier_url(world.dossier)) + "$"))
+        expect(page.locator(".messages")).to_contain_text("Note ajoutée.")
+        expect(timeline_entries(page).first).to_contain_text("Clés du local poubelles")
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("role", ["owner_party", "staff"])
 def test_pages_fit_a_phone_screen(world, page: Page, role: str) -> None:  # type: ignore[no-untyped-def]
     viewer, staff = staff_viewer(world), world.users["staff"]

@@ -295,7 +295,14 @@ def test_staff_dossier_page_in_english(world, client_for, catalog: list[Entry]) 
     client = client_for("staff")
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     dossier = get_english(client, reverse("dossiers:detail", args=[world.dossier.pk]))
-    for text in ("Add to the case", "Change the status", "Property manager", "Agency only"):
+    # The forms come when their panel opens: each from its own address.
+    forms = "".join(
+        get_english(client, reverse(f"dossiers:{name}", args=[world.dossier.pk]))
+        for name in ("note_create", "task_create", "decision_create", "document_create")
+    ) + get_english(client, reverse("dossiers:status_change", args=[world.dossier.pk]))
+    for text in ("Add to the case", "Change the status", "Open the form"):
         assert text in dossier
-    leftovers = page_texts(dossier) & french_labels(catalog)
-    assert not leftovers, f"French left on the staff dossier page: {leftovers}"
+    assert "Property manager" in forms and "Agency only" in forms
+    for page, name in ((dossier, "dossier page"), (forms, "dossier's forms")):
+        leftovers = page_texts(page) & french_labels(catalog)
+        assert not leftovers, f"French left on the staff {name}: {leftovers}"

@@ -148,3 +148,41 @@ def test_party_lots_are_listed_in_natural_order(world, client_for):  # type: ign
     lots = re.search(r"Lots</dt><dd>(.*?)</dd>", body.decode(), re.S)
     assert lots is not None
     assert re.findall(r"(\d+) \(", lots.group(1)) == ["8", "9", "10", "12"]
+
+
+def test_staff_forms_load_when_their_panel_opens(world, client_for):  # type: ignore[no-untyped-def]
+    """The dossier page holds the staff's panels, not their forms: each form
+    comes when its panel opens (htmx asks its URL), or, without JavaScript,
+    on a page of its own that the panel links to."""
+    client = client_for("staff")
+    page = client.get(reverse("dossiers:detail", args=[world.dossier.pk])).content.decode()
+    assert 'name="note-text"' not in page and 'name="task-title"' not in page
+    for name in ("note_create", "task_create", "decision_create", "document_create"):
+        url = reverse(f"dossiers:{name}", args=[world.dossier.pk])
+        assert f'hx-get="{url}"' in page and f'<a href="{url}">' in page, name
+    status_url = reverse("dossiers:status_change", args=[world.dossier.pk])
+    assert f'hx-get="{status_url}"' in page
+
+    note_url = reverse("dossiers:note_create", args=[world.dossier.pk])
+    alone = client.get(note_url, headers={"HX-Request": "true"}).content.decode()
+    assert alone.startswith("<form") and 'name="note-text"' in alone and "<html" not in alone
+    whole = client.get(note_url).content.decode()
+    assert "<html" in whole and 'name="note-text"' in whole and world.dossier.reference in whole
+    document = client.get(reverse("dossiers:document_create", args=[world.dossier.pk]))
+    assert 'enctype="multipart/form-data"' in document.content.decode()
+
+    # As for sending them: staff of the dossier only.
+    assert client_for("owner_party").get(note_url).status_code == 403
+    assert client_for("owner_other_condominium").get(note_url).status_code == 404
+    assert client_for("staff_other_agency").get(note_url).status_code == 404
+
+
+def test_a_form_sent_with_errors_comes_back_open_in_its_panel(world, client_for):  # type: ignore[no-untyped-def]
+    response = client_for("staff").post(
+        reverse("dossiers:note_create", args=[world.dossier.pk]),
+        {"note-text": "", "note-audience": "owners"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert page.count('name="note-text"') == 1 and "Ce champ est obligatoire." in page
+    assert 'name="task-title"' not in page
