@@ -618,17 +618,19 @@ def _matches(
     recent = _recent(backend, matched, scope, filters.order)
     words = backend.matching_words(scope) if isinstance(backend, _PostgreSQL) else None
     if words is not None and _reads_every_match(recent):
-        candidates = list(
+        candidates = (
             filters.apply(SearchDocument.objects.filter(words))
             .order_by("-date", "-pk")
-            .values_list("pk", flat=True)[:PHRASE_CANDIDATES]
+            .values("pk")[:PHRASE_CANDIDATES]
         )
+        # One statement: the candidates are not sent back and forth.
         among = SearchDocument.objects.filter(pk__in=candidates).filter(
             backend.matching(scope, indexed=False)
         )
-        among_recent = _recent(backend, among, scope, filters.order)
-        order, found = _order_in_python(among_recent, filters.order)
-        if found > COUNT_LIMIT or len(candidates) < PHRASE_CANDIDATES:
+        order, found = _order_in_python(
+            _recent(backend, among, scope, filters.order), filters.order
+        )
+        if found > COUNT_LIMIT or candidates.count() < PHRASE_CANDIDATES:
             return order, found
     return _order_in_python(recent, filters.order)
 
