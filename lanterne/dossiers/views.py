@@ -137,7 +137,9 @@ def _kinds_filter(request: HttpRequest) -> list[str]:
 @login_required
 def dossier_detail(request: HttpRequest, dossier_id: int) -> HttpResponse:
     viewer = policy.viewer_of(request)
-    dossier = selectors.dossier_for_viewer(viewer, dossier_id)
+    # The older entries alone (htmx) show no parties.
+    more = bool(getattr(request, "htmx", False))
+    dossier = selectors.dossier_for_viewer(viewer, dossier_id, parties=not more)
     kinds = _kinds_filter(request)
     page = selectors.timeline_page(viewer, dossier, after=request.GET.get("apres"), kinds=kinds)
     is_staff = policy.may_edit_dossier(viewer, dossier)
@@ -151,7 +153,7 @@ def dossier_detail(request: HttpRequest, dossier_id: int) -> HttpResponse:
         "may_record_council_opinion": policy.may_record_council_opinion(viewer, dossier)
         and not is_staff,
     }
-    if getattr(request, "htmx", False):
+    if more:
         # The older entries, asked for by the timeline's « more » link.
         if is_staff:
             context["entry_audience_choices"] = audience_choices()
@@ -303,7 +305,7 @@ def _status_choices(dossier: Dossier) -> list[tuple[str, str]]:
 
 def _staff_dossier(request: HttpRequest, dossier_id: int) -> tuple[policy.Viewer, Dossier]:
     viewer = policy.viewer_of(request)
-    dossier = selectors.dossier_for_viewer(viewer, dossier_id)
+    dossier = selectors.dossier_for_viewer(viewer, dossier_id, parties=False)
     if not policy.may_edit_dossier(viewer, dossier):
         raise PermissionDenied
     return viewer, dossier
@@ -312,6 +314,7 @@ def _staff_dossier(request: HttpRequest, dossier_id: int) -> tuple[policy.Viewer
 def _rerender_with_errors(
     request: HttpRequest, dossier: Dossier, viewer: policy.Viewer, **bound: Any
 ) -> HttpResponse:
+    dossier = selectors.dossier_for_viewer(viewer, dossier.pk)  # with its parties, shown
     page = selectors.timeline_page(viewer, dossier)
     context = {
         "dossier": dossier,
