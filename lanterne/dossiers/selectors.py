@@ -176,22 +176,26 @@ def entries_with_objects(
     """`entries` with the objects they point at: the actor and the mail
     (most entries are mail) joined, with `joined`; each other kind of object
     (task and assignee, decision, note, status change, document) read by one
-    query when some entries point at one, and the mail's attachments by
-    one. So a page costs one query, plus one per kind of object on it: at
-    most seven more, whatever the dossier's size.
+    query when some entries point at one, the mail's attachments by one,
+    and the mails bounces are about by one. So a page costs one query, plus
+    one per kind of object on it: at most eight more, whatever the
+    dossier's size.
 
     Not one query joining them all: PostgreSQL then weighs every order of
     ten joins, and planning a 20-row page took 30 to 45 ms against 1 ms to
     run it (docs/benchmarks.md)."""
-    return entries.select_related(
-        "actor", "message", "message__bounce_of", *joined
-    ).prefetch_related(
+    from lanterne.mail.models import Message
+
+    return entries.select_related("actor", "message", *joined).prefetch_related(
         Prefetch("task", queryset=Task.objects.select_related("assignee")),
         "decision",
         "note",
         "status_change",
         "document",
         "message__attachments",
+        # What a bounce shows of the mail that bounced: read only when the
+        # page has bounces, rather than joined as a second mail to each row.
+        Prefetch("message__bounce_of", queryset=Message.objects.only("subject", "dossier_id")),
     )
 
 

@@ -330,16 +330,16 @@ def test_timeline_queries_do_not_grow_with_mail_and_attachments(world, client_fo
         assert response.status_code == 200
         return len(captured)
 
-    filed_reply(world, 1)
-    few = {role: page_queries(role) for role in ("staff", "owner_party")}
-    for number in range(2, 13):
-        filed_reply(world, number)
-    original = Message.objects.get(message_id="reponse-1@plomberie-martin.fr")
+    original = filed_reply(world, 1)
+    # A bounce on the page: the mail it is about is read by one query.
     bounce = file_into(
         world,
         receive(world, (Path(__file__).parent / "samples" / "postfix_dsn_bounce.eml").read_bytes()),
     )
     Message.objects.filter(pk=bounce.pk).update(bounce_of=original)
+    few = {role: page_queries(role) for role in ("staff", "owner_party")}
+    for number in range(2, 13):
+        filed_reply(world, number)
     many = {role: page_queries(role) for role in ("staff", "owner_party")}
     assert many == few
     assert (
