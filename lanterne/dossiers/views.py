@@ -462,6 +462,27 @@ def document_create(request: HttpRequest, dossier_id: int) -> HttpResponse:
     return redirect("dossiers:detail", dossier.pk)
 
 
+def entry_response(
+    request: HttpRequest,
+    viewer: policy.Viewer,
+    entry: TimelineEntry,
+    dossier: Dossier,
+    *,
+    flash: str,
+) -> HttpResponse:
+    """One entry of `dossier`'s timeline re-rendered for staff after an
+    action on it (htmx swaps it in), `flash` beside its controls."""
+    timeline_prepare(viewer, dossier, [entry], is_staff=True)
+    context = {
+        "entry": entry,
+        "dossier": dossier,
+        "is_staff": True,
+        "flash": flash,
+        "entry_audience_choices": audience_choices(),
+    }
+    return render(request, "dossiers/partials/entry.html", context, using=TIMELINE_ENGINE)
+
+
 @login_required
 @require_POST
 def entry_audience(request: HttpRequest, entry_id: int) -> HttpResponse:
@@ -479,19 +500,7 @@ def entry_audience(request: HttpRequest, entry_id: int) -> HttpResponse:
     else:
         message = _("Visibilité inconnue.")
     if getattr(request, "htmx", False):
-        timeline_prepare(viewer, dossier, [entry], is_staff=True)
-        return render(
-            request,
-            "dossiers/partials/entry.html",
-            {
-                "entry": entry,
-                "dossier": dossier,
-                "is_staff": True,
-                "flash": message,
-                "entry_audience_choices": audience_choices(),
-            },
-            using=TIMELINE_ENGINE,
-        )
+        return entry_response(request, viewer, entry, dossier, flash=message)
     messages.info(request, message)
     return redirect("dossiers:detail", dossier.pk)
 

@@ -3,8 +3,6 @@ unmask personal data, and the list of mail waiting for review."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -15,10 +13,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from lanterne.core.jinja import TIMELINE_ENGINE
 from lanterne.dossiers import policy
-from lanterne.dossiers.choices import Audience, audience_choices
+from lanterne.dossiers.choices import Audience
 from lanterne.dossiers.models import TimelineEntry
+from lanterne.dossiers.views import entry_response
 
 from . import publication
 from .choices import Review
@@ -54,15 +52,7 @@ def _entry_response(
     if not getattr(request, "htmx", False):
         messages.info(request, flash)
         return redirect(reverse("dossiers:detail", args=[entry.dossier_id]) + f"#entry-{entry.pk}")
-    publication.timeline_prepare(viewer, entry.dossier, [entry], is_staff=True)
-    context: dict[str, Any] = {
-        "entry": entry,
-        "dossier": entry.dossier,
-        "is_staff": True,
-        "flash": flash,
-        "entry_audience_choices": audience_choices(),
-    }
-    return render(request, "dossiers/partials/entry.html", context, using=TIMELINE_ENGINE)
+    return entry_response(request, viewer, entry, entry.dossier, flash=flash)
 
 
 @login_required
