@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,6 +183,13 @@ def _either(scope: policy.SearchScope, original: Any, public: Any, output_field:
     return Case(When(scope.original, then=original), default=public, output_field=output_field)
 
 
+def _all_of(clauses: Iterable[str]) -> SearchQuery:
+    """A `to_tsquery` of clauses that must all be found."""
+    return SearchQuery(
+        " & ".join(f"({clause})" for clause in clauses), config=CONFIG, search_type="raw"
+    )
+
+
 def _unindexed(column: str, tsquery: SearchQuery) -> Q:
     """`column @@ tsquery` in a form the word index cannot answer."""
     return Q(SearchVectorExact(Coalesce(column, _EMPTY_VECTOR), tsquery))
@@ -203,19 +210,11 @@ class _PostgreSQL:
     """Stored `tsvector`s in the `lanterne_fr` configuration, GIN-indexed."""
 
     def __init__(self, query: ParsedQuery) -> None:
-        self.tsquery = SearchQuery(
-            " & ".join(f"({tsquery_text(clause)})" for clause in query.clauses),
-            config=CONFIG,
-            search_type="raw",
-        )
+        self.tsquery = _all_of(tsquery_text(clause) for clause in query.clauses)
         # The query with its phrases loosened to their words, when it has
         # phrases: the word index finds its rows without reading them.
         self.words_tsquery = (
-            SearchQuery(
-                " & ".join(f"({tsquery_words_text(clause)})" for clause in query.clauses),
-                config=CONFIG,
-                search_type="raw",
-            )
+            _all_of(tsquery_words_text(clause) for clause in query.clauses)
             if any(clause.is_phrase for clause in query.clauses)
             else None
         )
