@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 
 import pytest
 from django.urls import reverse
@@ -208,7 +209,18 @@ def test_older_entries_load_through_htmx(world, page: Page) -> None:  # type: ig
     expect(page.locator("header.topbar")).to_have_count(1)
 
 
-def test_older_entries_link_works_without_javascript(world, browser, live_server) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def page_without_javascript(browser, live_server) -> Iterator[Page]:  # type: ignore[no-untyped-def]
+    """A page in a browser context with JavaScript off: what htmx adds must
+    have a plain link or form under it."""
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, locale="fr-FR"
+    )
+    yield context.new_page()
+    context.close()
+
+
+def test_older_entries_link_works_without_javascript(world, page_without_javascript) -> None:  # type: ignore[no-untyped-def]
     viewer, staff = staff_viewer(world), world.users["staff"]
     start = timezone.now() - dt.timedelta(days=30)
     for number in range(1, TIMELINE_PAGE_SIZE + 3):
@@ -220,42 +232,30 @@ def test_older_entries_link_works_without_javascript(world, browser, live_server
             audience=Audience.OWNERS,
             occurred_at=start + dt.timedelta(hours=number),
         )
-    context = browser.new_context(
-        base_url=live_server.url, java_script_enabled=False, locale="fr-FR"
-    )
-    try:
-        page = context.new_page()
-        login(page, world.users["owner_party"].email)
-        page.goto(dossier_url(world.dossier))
-        page.get_by_role("link", name="Voir les entrées plus anciennes").click()
-        expect(page).to_have_url(re.compile(r"\?apres="))
-        expect(timeline_entries(page)).to_have_count(2)
-        expect(page.locator("#timeline")).to_contain_text("Note numéro 01")
-    finally:
-        context.close()
+    page = page_without_javascript
+    login(page, world.users["owner_party"].email)
+    page.goto(dossier_url(world.dossier))
+    page.get_by_role("link", name="Voir les entrées plus anciennes").click()
+    expect(page).to_have_url(re.compile(r"\?apres="))
+    expect(timeline_entries(page)).to_have_count(2)
+    expect(page.locator("#timeline")).to_contain_text("Note numéro 01")
 
 
-def test_staff_forms_work_without_javascript(world, browser, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_staff_forms_work_without_javascript(world, page_without_javascript) -> None:  # type: ignore[no-untyped-def]
     """Without JavaScript a panel does not load its form: it links to the
     form's own page, which sends it as the panel would."""
-    context = browser.new_context(
-        base_url=live_server.url, java_script_enabled=False, locale="fr-FR"
-    )
-    try:
-        page = context.new_page()
-        login(page, world.users["staff"].email)
-        page.goto(dossier_url(world.dossier))
-        panel = page.locator("details.action", has=page.locator("summary", has_text="Une note"))
-        panel.locator("summary").click()
-        panel.get_by_role("link", name="Ouvrir le formulaire").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("Une note")
-        page.locator("#id_note-text").fill("Clés du local poubelles remises au gardien.")
-        page.get_by_role("button", name="Ajouter la note").click()
-        expect(page).to_have_url(re.compile(re.escape(dossier_url(world.dossier)) + "$"))
-        expect(page.locator(".messages")).to_contain_text("Note ajoutée.")
-        expect(timeline_entries(page).first).to_contain_text("Clés du local poubelles")
-    finally:
-        context.close()
+    page = page_without_javascript
+    login(page, world.users["staff"].email)
+    page.goto(dossier_url(world.dossier))
+    panel = page.locator("details.action", has=page.locator("summary", has_text="Une note"))
+    panel.locator("summary").click()
+    panel.get_by_role("link", name="Ouvrir le formulaire").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Une note")
+    page.locator("#id_note-text").fill("Clés du local poubelles remises au gardien.")
+    page.get_by_role("button", name="Ajouter la note").click()
+    expect(page).to_have_url(re.compile(re.escape(dossier_url(world.dossier)) + "$"))
+    expect(page.locator(".messages")).to_contain_text("Note ajoutée.")
+    expect(timeline_entries(page).first).to_contain_text("Clés du local poubelles")
 
 
 @pytest.mark.parametrize("role", ["owner_party", "staff"])
