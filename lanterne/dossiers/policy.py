@@ -36,7 +36,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 
 from lanterne.condominiums.choices import CouncilRole, StaffRole
 from lanterne.condominiums.models import Condominium, CouncilMembership, Lot, Ownership, Person
@@ -50,6 +59,10 @@ if TYPE_CHECKING:
     from lanterne.search.models import SearchDocument
 
     from .models import Dossier, TimelineEntry
+
+
+# The kinds of row `Viewer.for_user` reads.
+_PERSON, _OWNERSHIP, _SEAT = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -94,46 +107,52 @@ class Viewer:
 
     @classmethod
     def for_user(cls, user: Any, *, agency_id: int | None = None) -> Viewer:
-        """Read the roles of a login (three queries), or the anonymous viewer.
+        """Read the roles of a login (one query), or the anonymous viewer.
 
         With `agency_id`, only the roles the login holds in that agency: an API
         token is scoped to one agency (`lanterne.api`), so a login known to
         two agencies reads through it as if it knew only the token's."""
         if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
             return cls.anonymous()
-        in_agency = Q() if agency_id is None else Q(agency_id=agency_id)
-        persons = list(
-            Person.objects.filter(in_agency, user_id=user.pk).values(
-                "id", "agency_id", "staff_role"
+        persons = Person.objects.filter(
+            Q() if agency_id is None else Q(agency_id=agency_id), user_id=user.pk
+        ).order_by()
+        ownerships = Ownership.objects.filter(
+            Q() if agency_id is None else Q(lot__condominium__agency_id=agency_id),
+            person_id__in=persons.values("id"),
+        ).order_by()
+        seats = CouncilMembership.objects.filter(
+            Q() if agency_id is None else Q(condominium__agency_id=agency_id),
+            person_id__in=persons.values("id"),
+        ).order_by()
+        # Every page asks: the three kinds of role in one statement, each row
+        # tagged with its kind — (kind, id, agency or condominium, role).
+        rows = list(
+            persons.values_list(Value(_PERSON), "id", "agency_id", "staff_role").union(
+                ownerships.values_list(
+                    Value(_OWNERSHIP), "lot_id", "lot__condominium_id", Value("")
+                ),
+                seats.values_list(Value(_SEAT), "condominium_id", "condominium_id", "role"),
+                all=True,
             )
         )
-        person_ids = frozenset(p["id"] for p in persons)
-        lot_in_agency = Q() if agency_id is None else Q(lot__condominium__agency_id=agency_id)
-        ownerships = list(
-            Ownership.objects.filter(lot_in_agency, person_id__in=person_ids).values(
-                "lot_id", "lot__condominium_id"
-            )
-        )
-        seat_in_agency = Q() if agency_id is None else Q(condominium__agency_id=agency_id)
-        seats = list(
-            CouncilMembership.objects.filter(seat_in_agency, person_id__in=person_ids).values(
-                "condominium_id", "role"
-            )
-        )
+        person_rows = [(pk, agency, role) for kind, pk, agency, role in rows if kind == _PERSON]
+        ownership_rows = [(lot, condo) for kind, lot, condo, _ in rows if kind == _OWNERSHIP]
+        seat_rows = [(condo, role) for kind, _, condo, role in rows if kind == _SEAT]
         return cls(
             user_id=user.pk,
-            staff_agency_ids=frozenset(p["agency_id"] for p in persons if p["staff_role"]),
+            staff_agency_ids=frozenset(agency for _, agency, role in person_rows if role),
             manager_agency_ids=frozenset(
-                p["agency_id"] for p in persons if p["staff_role"] == StaffRole.MANAGER
+                agency for _, agency, role in person_rows if role == StaffRole.MANAGER
             ),
-            person_ids=person_ids,
-            owned_lot_ids=frozenset(o["lot_id"] for o in ownerships),
-            owner_condominium_ids=frozenset(o["lot__condominium_id"] for o in ownerships),
-            council_condominium_ids=frozenset(s["condominium_id"] for s in seats),
+            person_ids=frozenset(pk for pk, _, _ in person_rows),
+            owned_lot_ids=frozenset(lot for lot, _ in ownership_rows),
+            owner_condominium_ids=frozenset(condo for _, condo in ownership_rows),
+            council_condominium_ids=frozenset(condo for condo, _ in seat_rows),
             chair_condominium_ids=frozenset(
-                s["condominium_id"] for s in seats if s["role"] == CouncilRole.CHAIR
+                condo for condo, role in seat_rows if role == CouncilRole.CHAIR
             ),
-            agency_ids=frozenset(p["agency_id"] for p in persons),
+            agency_ids=frozenset(agency for _, agency, _ in person_rows),
         )
 
     def is_staff_of(self, agency_id: int) -> bool:

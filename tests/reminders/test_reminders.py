@@ -31,6 +31,7 @@ from lanterne.mail.services import mail_receive, raw_message_ingest
 from lanterne.mail.storage import blob_read
 from lanterne.reminders.choices import ReminderState
 from lanterne.reminders.models import Reminder
+from lanterne.reminders.selectors import RECENT_CLOSED, DossierReminders, dossier_reminders
 from lanterne.reminders.services import (
     ReminderRun,
     reminder_cancel,
@@ -347,6 +348,41 @@ def test_a_run_costs_a_bounded_number_of_queries_per_reminder(
     # search for its answer, in a transaction of its own (a savepoint here).
     with django_assert_num_queries(1 + 10 * (1 + 1 + 2)):
         reminders_run(today=today)
+
+
+@pytest.mark.django_db
+def test_a_dossier_page_lists_open_reminders_then_the_latest_closed_in_one_query(
+    world: World, today: date, django_assert_num_queries: Any
+) -> None:
+    viewer = staff_viewer(world)
+
+    def reminder(number: int, due_in: int) -> Reminder:
+        return reminder_create(
+            viewer=viewer,
+            actor=None,
+            dossier=world.dossier,
+            waiting_for_address=f"entreprise{number}@exemple.fr",
+            due_on=today + timedelta(days=due_in),
+        )
+
+    late, soon, same_day = reminder(1, 9), reminder(2, 2), reminder(3, 9)
+    closed = [reminder(10 + number, 1) for number in range(RECENT_CLOSED + 2)]
+    for position, closing in enumerate(closed):
+        closing = reminder_cancel(viewer=viewer, actor=None, reminder=closing)
+        # Closed in an order of their own: neither by key nor by due date.
+        closing.closed_at = timezone.now() - timedelta(hours=(position * 5) % 7)
+        closing.save(update_fields=["closed_at"])
+    with django_assert_num_queries(1):
+        shown = dossier_reminders(viewer, world.dossier)
+    assert shown.open == [soon, late, same_day]
+    latest = sorted(closed, key=lambda r: Reminder.objects.get(pk=r.pk).closed_at, reverse=True)
+    assert [r.pk for r in shown.recent_closed] == [r.pk for r in latest[:RECENT_CLOSED]]
+    # Reminders name outsiders: nobody else gets them, nor a query.
+    council = policy.Viewer.for_user(world.users["council_member"])
+    with django_assert_num_queries(0):
+        assert dossier_reminders(council, world.dossier) == DossierReminders(
+            open=[], recent_closed=[]
+        )
 
 
 @pytest.mark.django_db(transaction=True)
