@@ -255,6 +255,46 @@ def test_a_reply_to_a_mail_kept_internal_stays_internal(world):  # type: ignore[
     assert proposal(reply) == Audience.INTERNAL
 
 
+def test_a_page_of_mail_gets_its_proposals_in_one_query(world, django_assert_num_queries):  # type: ignore[no-untyped-def]
+    works = DossierFactory(
+        condominium=world.condominium, type=DossierType.WORKS, audience=Audience.OWNERS
+    )
+    kept = file(world, receive(world, mail()), dossier=works)
+    publication.message_keep_internal(viewer=staff(world), actor=world.users["staff"], message=kept)
+    senders = {"owner_not_party": "voisin@exemple.fr", "council_member": "cs@exemple.fr"}
+    # An owner in another building writes as anyone would here.
+    senders["owner_other_condominium"] = "ailleurs@exemple.fr"
+    for role, address in senders.items():
+        PersonEmail.objects.create(person=world.persons[role], agency=world.agency, address=address)
+    page = [
+        file(
+            world,
+            receive(world, mail(message_id="<suite@x.fr>", in_reply_to=kept.message_id)),
+            dossier=works,
+        ),
+        *(
+            file(
+                world, receive(world, mail(sender=address, message_id=f"<{n}@x.fr>")), dossier=works
+            )
+            for n, address in enumerate(senders.values())
+        ),
+        file(world, receive(world, mail(message_id="<d@x.fr>")), dossier=works),
+    ]
+    page = list(
+        Message.objects.select_related("dossier").filter(pk__in=[m.pk for m in page]).order_by("pk")
+    )
+    with django_assert_num_queries(1):
+        proposals = publication.proposed_audiences(page)
+    assert [proposals[m.pk] for m in page] == [
+        Audience.INTERNAL,
+        Audience.PARTIES,
+        Audience.COUNCIL,
+        Audience.OWNERS,
+        Audience.OWNERS,
+    ]
+    assert proposals == {m.pk: proposal(m) for m in page}
+
+
 def test_a_dossier_that_publishes_automatically(world):  # type: ignore[no-untyped-def]
     works = DossierFactory(
         condominium=world.condominium,
