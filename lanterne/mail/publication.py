@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q, Value
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -132,13 +132,9 @@ def audience_within(dossier: _AudienceOf, audience: str) -> str:
     return audience
 
 
-# The kinds of row `proposed_audiences` reads.
-_SENDER, _INTERNAL_PARENT, _OWNER, _COUNCIL = 0, 1, 2, 3
-
-
 def proposed_audiences(messages: Sequence[Message]) -> dict[int, str]:
-    """The audience to propose for each filed message, by id, in one query
-    whatever their number.
+    """The audience to propose for each filed message, by id, in at most four
+    queries whatever their number.
 
     In order: machine mail, an internal dossier and arrears stay internal; a
     reply to a mail of the dossier that staff kept internal stays internal;
@@ -149,50 +145,41 @@ def proposed_audiences(messages: Sequence[Message]) -> dict[int, str]:
     filed = [m for m in messages if m.dossier_id is not None]
     if not filed:
         return {}
+    # Each query only when it has something to look for: building one that
+    # has nothing costs as much as running it.
     agency_ids = {m.agency_id for m in filed}
     parent_ids = {pid for m in filed for pid in (m.in_reply_to or [])[:1]}
-    addresses = {m.from_address.lower() for m in filed if m.from_address}
-    condominium_ids = {m.dossier.condominium_id for m in filed if m.dossier is not None}
-    senders = PersonEmail.objects.filter(agency_id__in=agency_ids, address__in=addresses)
-    sender_ids = senders.order_by().values("person_id")
-    # All a page of mail waiting for review asks, in one statement, each row
-    # tagged with what it is: (kind, text, person, condominium).
-    rows = (
-        senders.order_by()
-        .values_list(Value(_SENDER), "address", "person_id", Value(0))
-        .union(
+    internal_parents: set[str] = set()
+    if parent_ids:
+        internal_parents = set(
             Message.objects.filter(
                 agency_id__in=agency_ids, message_id__in=parent_ids, audience=Audience.INTERNAL
             )
             .exclude(review=Review.PENDING)
-            .order_by()
-            .values_list(Value(_INTERNAL_PARENT), "message_id", Value(0), Value(0)),
-            Ownership.objects.filter(
-                person_id__in=sender_ids, lot__condominium_id__in=condominium_ids
-            )
-            .order_by()
-            .values_list(Value(_OWNER), Value(""), "person_id", "lot__condominium_id"),
-            CouncilMembership.objects.filter(
-                person_id__in=sender_ids, condominium_id__in=condominium_ids
-            )
-            .order_by()
-            .values_list(Value(_COUNCIL), Value(""), "person_id", "condominium_id"),
-            all=True,
+            .values_list("message_id", flat=True)
         )
-    )
-    internal_parents: set[str] = set()
+    addresses = {m.from_address.lower() for m in filed if m.from_address}
     persons: dict[str, int] = {}
+    if addresses:
+        persons = dict(
+            PersonEmail.objects.filter(agency_id__in=agency_ids, address__in=addresses).values_list(
+                "address", "person_id"
+            )
+        )
+    condominium_ids = {m.dossier.condominium_id for m in filed if m.dossier is not None}
     owners: set[tuple[int, int]] = set()
     council: set[tuple[int, int]] = set()
-    for kind, text, person_id, condominium_id in rows:
-        if kind == _SENDER:
-            persons[text] = person_id
-        elif kind == _INTERNAL_PARENT:
-            internal_parents.add(text)
-        elif kind == _OWNER:
-            owners.add((person_id, condominium_id))
-        else:
-            council.add((person_id, condominium_id))
+    if persons:
+        owners = set(
+            Ownership.objects.filter(
+                person_id__in=persons.values(), lot__condominium_id__in=condominium_ids
+            ).values_list("person_id", "lot__condominium_id")
+        )
+        council = set(
+            CouncilMembership.objects.filter(
+                person_id__in=persons.values(), condominium_id__in=condominium_ids
+            ).values_list("person_id", "condominium_id")
+        )
     proposals: dict[int, str] = {}
     for message in filed:
         dossier = message.dossier

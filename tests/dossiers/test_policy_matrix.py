@@ -438,6 +438,34 @@ def test_viewer_of_one_agency(world):  # type: ignore[no-untyped-def]
     assert world.party_lot.pk not in other.owned_lot_ids
 
 
+def test_a_viewers_roles_are_one_query_and_stay_in_their_agency(  # type: ignore[no-untyped-def]
+    world, django_assert_num_queries
+):
+    chair = world.users["council_chair"]
+    with django_assert_num_queries(1):
+        seated = policy.Viewer.for_user(chair)
+    assert seated.chair_condominium_ids == seated.council_condominium_ids == {world.condominium.pk}
+    assert seated.person_ids == {world.persons["council_chair"].pk}
+    assert not seated.is_staff_anywhere
+    # A lot of another agency's building linked to this agency's person (a
+    # stray row: imports never write one) gives no role over there.
+    owner = world.users["owner_party"]
+    before = policy.Viewer.for_user(owner)
+    OwnershipFactory(
+        person=world.persons["owner_party"],
+        lot=LotFactory(condominium=CondominiumFactory(agency=world.other_agency)),
+    )
+    assert policy.Viewer.for_user(owner) == before
+    assert before.owned_lot_ids == {world.party_lot.pk}
+    assert before.owner_condominium_ids == {world.condominium.pk}
+    staff = policy.Viewer.for_user(world.users["staff"])
+    assert staff.staff_agency_ids == staff.agency_ids == {world.agency.pk}
+    # A login switched off is nobody, without asking the database.
+    owner.is_active = False
+    with django_assert_num_queries(0):
+        assert policy.Viewer.for_user(owner).is_anonymous
+
+
 @pytest.mark.parametrize("dossier_audience", AUDIENCES)
 def test_actions(world, dossier_audience):  # type: ignore[no-untyped-def]
     dossier = make_dossier(world, dossier_audience)
