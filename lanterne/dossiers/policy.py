@@ -159,7 +159,8 @@ def _roles_sql() -> str:
     return f"""
         WITH p AS (
           SELECT id, agency_id, staff_role FROM {person}
-           WHERE user_id = %(user)s AND (%(agency)s IS NULL OR agency_id = %(agency)s)
+           WHERE user_id = %(user)s
+             AND (CAST(%(agency)s AS BIGINT) IS NULL OR agency_id = %(agency)s)
         )
         SELECT {_PERSON}, p.id, p.agency_id, p.staff_role FROM p
         UNION ALL
