@@ -12,8 +12,9 @@ places them in the page.
 
 What the templates have, beside Jinja2's own: `_` (Django's `gettext`, the
 messages of `lanterne/locale`, found by `make messages` as they are written
-`_("…")`), `url(name, *args)` (Django's `reverse`), and Django's filters they
-use, with Django's behaviour: `date` (the format letters of Django's `date`
+`_("…")`), `url(name, *args)` (Django's `reverse`, by
+lanterne/core/addresses.py), and Django's filters they use, with Django's
+behaviour: `date` (the format letters of Django's `date`
 filter, in the current time zone and language), `filesizeformat`,
 `floatformat`; and `label` (`entry|label("kind")`: the label of a field's
 choice, what `get_kind_display()` gives). Output is escaped unless marked
@@ -28,49 +29,14 @@ from typing import Any
 
 from django.db import models
 from django.template import defaultfilters
-from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import gettext, ngettext
 from jinja2 import Environment, StrictUndefined
+
+from .addresses import address
 
 # The name Django gives the engine (settings.TEMPLATES), for `using=`.
 TIMELINE_ENGINE = "jinja2"
-
-
-def url(name: str, *args: Any) -> str:
-    """Django's `reverse(name, args=args)`. With whole-number arguments (the
-    keys of a timeline's rows), from the name's address reversed once with
-    markers in their place: Django's `reverse` takes 80 µs a call here, and
-    a page of twenty entries asks for about fifty addresses."""
-    if args and all(type(arg) is int and arg >= 0 for arg in args):
-        pattern = _address_pattern(
-            name, len(args), get_script_prefix(), get_urlconf(), get_language()
-        )
-        if pattern is not None:
-            return pattern.format(*args)
-    return reverse(name, args=args)
-
-
-# Stand-ins for the arguments of `_address_pattern`: numbers no key reaches.
-_MARKER = 9_876_543_210_123
-
-
-@functools.lru_cache(maxsize=256)
-def _address_pattern(
-    name: str, arity: int, prefix: str, urlconf: str | None, language: str | None
-) -> str | None:
-    """The address of `name` as a `str.format` pattern of its `arity`
-    arguments (`prefix`, `urlconf`, `language`: what `reverse` depends on),
-    or None when the address does not show each argument as given (a
-    converter that rewrites it): then only `reverse` will do."""
-    markers = [str(_MARKER + position) for position in range(arity)]
-    pattern = reverse(name, args=[int(marker) for marker in markers])
-    pattern = pattern.replace("{", "{{").replace("}", "}}")
-    for position, marker in enumerate(markers):
-        if pattern.count(marker) != 1:
-            return None
-        pattern = pattern.replace(marker, f"{{{position}}}")
-    return pattern
 
 
 def date(value: dt.date | dt.datetime | None, format: str) -> str:
@@ -106,7 +72,7 @@ def environment(**options: Any) -> Environment:
     options["keep_trailing_newline"] = True
     env = Environment(extensions=["jinja2.ext.i18n"], autoescape=True, **options)
     env.install_gettext_callables(gettext, ngettext, newstyle=False)  # type: ignore[attr-defined]
-    env.globals["url"] = url
+    env.globals["url"] = address
     env.filters["date"] = date
     env.filters["label"] = label
     env.filters["filesizeformat"] = defaultfilters.filesizeformat

@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from lanterne.condominiums.models import Condominium
+from lanterne.core.addresses import address
 from lanterne.core.htmx import render_page
 from lanterne.core.jinja import TIMELINE_ENGINE
 from lanterne.documents.services import document_upload
@@ -257,7 +257,7 @@ def _action(dossier: Dossier, action: StaffAction, form: Any = None) -> dict[str
         "summary": action.summary,
         "button": action.button,
         "multipart": action.multipart,
-        "url": reverse(action.url_name, args=[dossier.pk]),
+        "url": address(action.url_name, dossier.pk),
         "form": form,
     }
 

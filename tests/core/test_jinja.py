@@ -12,14 +12,7 @@ import jinja2
 import pytest
 from django.template import engines
 from django.test import Client
-from django.urls import (
-    NoReverseMatch,
-    URLPattern,
-    URLResolver,
-    get_resolver,
-    reverse,
-    set_script_prefix,
-)
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from lanterne.core.jinja import TIMELINE_ENGINE
@@ -66,48 +59,6 @@ def test_dates_sizes_and_numbers_as_django_writes_them(language: str) -> None:
             **values,
         )
     assert jinja('{{ nothing|date("j F Y") }}', nothing=None) == ""
-
-
-def _named_addresses() -> list[tuple[str, int]]:
-    """Every named address of Lanterne with its number of arguments."""
-    found: list[tuple[str, int]] = []
-
-    def walk(patterns: list[object], namespace: str) -> None:
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
-                walk(pattern.url_patterns, inner)
-            elif isinstance(pattern, URLPattern) and pattern.name:
-                found.append((namespace + pattern.name, len(pattern.pattern.converters)))
-
-    walk(get_resolver().url_patterns, "")
-    return found
-
-
-def test_addresses_are_those_of_django_reverse() -> None:
-    addresses = _named_addresses()
-    assert len(addresses) > 50
-    for prefix in ("/", "/lanterne/"):
-        set_script_prefix(prefix)
-        try:
-            for name, arity in addresses:
-                for args in ((7,) * arity, tuple(range(12, 12 + arity)), (10**12,) * arity):
-                    try:
-                        expected = reverse(name, args=args)
-                    except NoReverseMatch:
-                        # (An address whose arguments are not numbers.)
-                        with pytest.raises(NoReverseMatch):
-                            jinja("{{ url(name, *args) }}", name=name, args=args)
-                        continue
-                    assert jinja("{{ url(name, *args) }}", name=name, args=args) == expected
-        finally:
-            set_script_prefix("/")
-    # Not a whole number: Django's own reverse, and its error.
-    assert jinja("{{ url('accounts:invitation', 'a-b') }}") == reverse(
-        "accounts:invitation", args=("a-b",)
-    )
-    with pytest.raises(NoReverseMatch):
-        jinja("{{ url('dossiers:detail', -3) }}")
 
 
 def test_output_is_escaped_and_unknown_names_are_errors() -> None:
