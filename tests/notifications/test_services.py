@@ -575,10 +575,10 @@ def test_queueing_costs_the_policy_s_reads_per_follower_and_nothing_else(
     _owners(world, 10, 0)
     assert len(followers_of(world.dossier)) == followers_before + 10
     many = _cost(world, assistant)
-    # `Viewer.for_user` reads a login's roles in three queries; nothing else
+    # `Viewer.for_user` reads a login's roles in one query; nothing else
     # grows with the number of followers.
-    assert many - few == 10 * 3, (few, many)
-    assert few <= 8 + 3 * followers_before
+    assert many - few == 10 * 1, (few, many)
+    assert few <= 8 + 1 * followers_before
 
 
 def test_an_unrelated_lot_owner_is_not_a_follower(world: World) -> None:
