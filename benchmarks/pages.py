@@ -4,6 +4,7 @@ staff and as a co-owner.
 
     DATABASE_URL=postgres://… LANTERNE_DATA_DIR=… .venv/bin/python -m benchmarks.pages
         [--repeat 40] [--warmup 5] [--depth 60] [--dossier ID] [--staff EMAIL] [--owner EMAIL]
+        [--interleave]
         [--url http://127.0.0.1:8000 --password …] [--json FILE]
 
 Run it with the environment of the installation to measure (its database,
@@ -13,8 +14,11 @@ middleware, session, the access policy, the view, the templates — and the
 time from request to rendered response is the server's time, without
 network or WSGI server. Each page is requested `--warmup` times, then
 `--repeat` times measured, then once more with its SQL queries counted (not
-timed: counting costs). Every response must be a 200 with content, or the
-run stops.
+timed: counting costs). With `--interleave`, every page is requested once a
+round for `--repeat` rounds instead: each page's times then span the whole
+run, not the few seconds its requests in a row take — on a shared machine
+whose speed drifts, the fairer p95. Every response must be a 200 with
+content, or the run stops.
 
 With `--url`, the same pages are requested over HTTP from a running server
 (gunicorn, `docs/deployment.md`), each on a new connection, logging in with
@@ -417,6 +421,32 @@ def measure(session: Session, viewer: str, page: Page, *, warmup: int, repeat: i
     return result
 
 
+def measure_interleaved(
+    plan: list[tuple[str, Session, Page]], *, warmup: int, repeat: int
+) -> list[Measure]:
+    """`measure` for every page of `plan` at once: `repeat` rounds, each page
+    requested once a round, so that each page's times span the whole run
+    rather than a few seconds of it (on a shared machine, the speed of the
+    same code drifts by half within a minute)."""
+    results = []
+    for viewer, session, page in plan:
+        for _ in range(warmup):
+            _check(session.get(page), page)
+        results.append(Measure(viewer=viewer, page=page.label, path=page.path))
+    load = _load()
+    for _ in range(repeat):
+        for (_, session, page), result in zip(plan, results, strict=True):
+            started = time.perf_counter()
+            answer = session.get(page)
+            result.times_ms.append((time.perf_counter() - started) * 1000)
+            _check(answer, page)
+            result.bytes = len(answer.body)
+    for (_, session, page), result in zip(plan, results, strict=True):
+        result.load_before, result.load_after = load, _load()
+        result.queries = session.queries(page)
+    return results
+
+
 def pages_for(session: Session, subjects: Subjects, depth: int) -> Iterator[Page]:
     dossier = f"/dossiers/{subjects.dossier_id}/"
     yield Page("dossier first", dossier)
@@ -451,6 +481,11 @@ def main() -> None:
     parser.add_argument(
         "--password",
         help="The logins' password, over HTTP (default: the scale data's, lanterne.core.scale)",
+    )
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="Request every page once a round, --repeat rounds (measure_interleaved)",
     )
     parser.add_argument("--json", type=argparse.FileType("w"), help="Write the figures here")
     args = parser.parse_args()
@@ -487,16 +522,26 @@ def main() -> None:
         return InProcess(email)
 
     emails = {"staff": subjects.staff_email, "owner": subjects.owner_email}
-    results = []
+    plan = []
     for viewer in [v.strip() for v in args.viewers.split(",") if v.strip()]:
         session = make(emails[viewer])
-        for page in pages_for(session, subjects, args.depth):
-            if args.only not in page.label:
-                continue
-            result = measure(session, viewer, page, warmup=args.warmup, repeat=args.repeat)
-            summary = result.summary()
-            print(_line(summary), flush=True)
-            results.append({**summary, "times_ms": [round(t, 2) for t in result.times_ms]})
+        plan += [
+            (viewer, session, page)
+            for page in pages_for(session, subjects, args.depth)
+            if args.only in page.label
+        ]
+    if args.interleave:
+        measures = measure_interleaved(plan, warmup=args.warmup, repeat=args.repeat)
+    else:
+        measures = (
+            measure(session, viewer, page, warmup=args.warmup, repeat=args.repeat)
+            for viewer, session, page in plan
+        )
+    results = []
+    for result in measures:
+        summary = result.summary()
+        print(_line(summary), flush=True)
+        results.append({**summary, "times_ms": [round(t, 2) for t in result.times_ms]})
     if args.json:
         json.dump(
             {"machine": description, "subjects": asdict(subjects), "results": results},

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.pages import InProcess, measure, pages_for, subjects_find
+from benchmarks.pages import (
+    InProcess,
+    measure,
+    measure_interleaved,
+    pages_for,
+    subjects_find,
+)
 from lanterne.dossiers import services
 from lanterne.dossiers.policy import Viewer
 from lanterne.dossiers.selectors import TIMELINE_PAGE_SIZE
@@ -54,3 +60,18 @@ def test_every_page_is_measured_for_staff_and_a_co_owner(long_dossier: World) ->
             assert len(result.times_ms) == 2
             assert result.queries
             assert result.bytes > 0
+
+
+def test_interleaved_rounds_measure_each_page_once_a_round(long_dossier: World) -> None:
+    subjects = subjects_find(dossier_id=None, staff=None, owner=None)
+    plan = []
+    for viewer, email in (("staff", subjects.staff_email), ("owner", subjects.owner_email)):
+        session = InProcess(email)
+        pages = [page for page in pages_for(session, subjects, depth=5) if "dossier" in page.label]
+        plan += [(viewer, session, page) for page in pages]
+    results = measure_interleaved(plan, warmup=1, repeat=3)
+    assert [(r.viewer, r.page) for r in results] == [(v, p.label) for v, _, p in plan]
+    for result in results:
+        assert len(result.times_ms) == 3
+        assert result.queries
+        assert result.bytes > 0
