@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from lanterne.dossiers import policy
+from lanterne.dossiers import policy, selectors
 from lanterne.dossiers.choices import Audience
 from lanterne.dossiers.models import TimelineEntry
 from lanterne.dossiers.views import entry_response
@@ -41,9 +41,9 @@ def _entry_response(
 ) -> HttpResponse:
     """The mail's timeline entry, re-rendered for htmx; a redirect to it otherwise."""
     entry = (
-        TimelineEntry.objects.select_related("dossier", "actor", "message", "message__bounce_of")
-        .prefetch_related("message__attachments")
-        .filter(message=message)
+        selectors.entries_with_objects(
+            TimelineEntry.objects.filter(message=message), joined=("dossier",)
+        )
         .order_by("pk")
         .first()
     )
