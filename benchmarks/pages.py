@@ -407,27 +407,18 @@ def deep_cursor(session: Session, dossier_id: int, depth: int) -> tuple[str | No
 
 
 def measure(session: Session, viewer: str, page: Page, *, warmup: int, repeat: int) -> Measure:
-    for _ in range(warmup):
-        _check(session.get(page), page)
-    result = Measure(viewer=viewer, page=page.label, path=page.path, load_before=_load())
-    for _ in range(repeat):
-        started = time.perf_counter()
-        answer = session.get(page)
-        result.times_ms.append((time.perf_counter() - started) * 1000)
-        _check(answer, page)
-        result.bytes = len(answer.body)
-    result.load_after = _load()
-    result.queries = session.queries(page)
-    return result
+    """One page alone: `measure_interleaved` of a plan of one."""
+    return measure_interleaved([(viewer, session, page)], warmup=warmup, repeat=repeat)[0]
 
 
 def measure_interleaved(
     plan: list[tuple[str, Session, Page]], *, warmup: int, repeat: int
 ) -> list[Measure]:
-    """`measure` for every page of `plan` at once: `repeat` rounds, each page
-    requested once a round, so that each page's times span the whole run
-    rather than a few seconds of it (on a shared machine, the speed of the
-    same code drifts by half within a minute)."""
+    """Every page of `plan`: each requested `warmup` times, then `repeat`
+    rounds measured, each page once a round — so that, with several pages,
+    each page's times span the whole run rather than a few seconds of it
+    (on a shared machine, the speed of the same code drifts by half within
+    a minute) — then once more with its queries counted."""
     results = []
     for viewer, session, page in plan:
         for _ in range(warmup):
