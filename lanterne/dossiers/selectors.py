@@ -171,6 +171,11 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
         return None
 
 
+# What every timeline entry is read with: its actor and its mail (most
+# entries are mail), joined.
+_ENTRY_JOINED = ("actor", "message")
+
+
 def _entry_objects() -> tuple[tuple[Callable[[TimelineEntry], Any], str | Prefetch[Any]], ...]:
     """What a timeline entry points at beyond its actor and its mail (joined):
     each kind of object with the test of whether an entry has one."""
@@ -206,7 +211,7 @@ def entries_with_objects(
     Not one query joining them all: PostgreSQL then weighs every order of
     ten joins, and planning a 20-row page took 30 to 45 ms against 1 ms to
     run it (docs/benchmarks.md)."""
-    return entries.select_related("actor", "message", *joined).prefetch_related(
+    return entries.select_related(*_ENTRY_JOINED, *joined).prefetch_related(
         *(lookup for _, lookup in _entry_objects())
     )
 
@@ -235,7 +240,7 @@ def timeline_page(
     Keyset pagination on (occurred_at, id), newest first: the cost of a page
     does not grow with its depth, and neither does the number of queries
     (`entries_with_objects`)."""
-    entries = policy.entries_visible_to(viewer, dossier).select_related("actor", "message")
+    entries = policy.entries_visible_to(viewer, dossier).select_related(*_ENTRY_JOINED)
     if kinds:
         entries = entries.filter(kind__in=kinds)
     position = decode_cursor(after) if after else None
