@@ -124,6 +124,49 @@ def _terms(clause: Clause) -> list[str]:
     return terms
 
 
+# The letters a folded word's letter may be written with in a text: its
+# accented forms, in both cases (the regular expression's own case-blindness
+# is left to ASCII: beyond it, it depends on the database's locale).
+_SPELLINGS = {
+    "a": "aàâäáãåAÀÂÄÁÃÅ",
+    "c": "cçCÇ",
+    "e": "eéèêëEÉÈÊË",
+    "i": "iîïíìIÎÏÍÌ",
+    "n": "nñNÑ",
+    "o": "oôöóòõOÔÖÓÒÕ",
+    "u": "uùûüúUÙÛÜÚ",
+    "y": "yÿýYŸÝ",
+}
+
+
+def locator_pattern(query: ParsedQuery) -> str | None:
+    """A regular expression (PostgreSQL's, case-blind with the `(?i)` it
+    starts with) for the likely first place of the query's words in a text:
+    the beginning of a word spelt like the stem of one of them, in any case,
+    with or without accents (« thermique » → « Thermiques », « générale »
+    → « GÉNÉRAL »). It narrows the text `ts_headline` reads to where the
+    words are; it proves nothing — the stemmed match is `ts_headline`'s.
+    None when the query has no word worth looking for (stop words, single
+    letters)."""
+    stems: list[str] = []
+    for clause in query.clauses:
+        last = len(clause.words) - 1
+        for i, word in enumerate(clause.words):
+            folded = fold(word)
+            if folded in STOP_WORDS or len(folded) < 2:
+                continue
+            stem = folded if clause.prefix and i == last else light_stem(folded)
+            if stem not in stems:
+                stems.append(stem)
+    if not stems:
+        return None
+    # Words are letters and digits (`parse`): nothing to escape.
+    alternatives = (
+        "".join(f"[{_SPELLINGS[c]}]" if c in _SPELLINGS else c for c in stem) for stem in stems
+    )
+    return "(?i)\\m(?:" + "|".join(alternatives) + ")"
+
+
 # --- SQLite FTS5 ---------------------------------------------------------------------
 
 # French endings stripped before a prefix match on SQLite (FTS5 has no French

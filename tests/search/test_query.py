@@ -3,6 +3,7 @@ once, and written safely for PostgreSQL's `to_tsquery` and SQLite's FTS5."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -14,6 +15,7 @@ from lanterne.search.query import (
     fold,
     fts_expression,
     light_stem,
+    locator_pattern,
     parse,
     strip_sentinels,
     tsquery_text,
@@ -51,6 +53,25 @@ def test_light_french_stemming_for_sqlite():
     # Short words are left as typed.
     assert light_stem("eau") == "eau"
     assert light_stem("cave") == "cave"
+
+
+def test_the_locator_sees_the_words_beginnings_in_any_case_and_accent():
+    def sees(typed: str, text: str) -> bool:
+        pattern = locator_pattern(parse(typed))
+        assert pattern is not None
+        # PostgreSQL's `\m` (a word's start) is Python's `\b` here.
+        return re.search(pattern.replace(r"\m", r"\b"), text) is not None
+
+    assert sees("thermique", "des caméras THERMIQUES")
+    assert sees("generale", "l'assemblée Générale")
+    assert sees("façade", "LA FACADE NORD")
+    assert sees('"recherche de fuite"', "une fuite")  # any of the words
+    assert sees("infiltr*", "Infiltrations")  # a prefix as typed
+    assert not sees("thermique", "géothermique")  # a word's beginning only
+    assert not sees("fuite", "de la cave")  # « de », a stop word, is not looked for
+    # Nothing worth looking for: stop words, single letters.
+    assert locator_pattern(parse("de la")) is None
+    assert locator_pattern(parse("l a")) is None
 
 
 def test_terms_are_quoted_for_both_engines():

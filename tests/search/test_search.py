@@ -12,6 +12,7 @@ import datetime as dt
 import html
 
 import pytest
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -117,6 +118,40 @@ def test_snippets_are_escaped_and_highlighted(indexed_world):  # type: ignore[no
     assert "&lt;script&gt;" in shown
     assert "<mark>fuite</mark>" in shown.lower()
     assert "&amp; compagnie" in shown
+
+
+def test_the_passage_of_a_long_text_is_where_its_words_are(indexed_world):  # type: ignore[no-untyped-def]
+    """A long text's passage is found around its words, in one reading of
+    the page's texts when their words are seen (`highlights`), in a second
+    one of the whole texts when they are spelt otherwise (« cœur »)."""
+    from django.db import connection
+
+    world = indexed_world
+    filler = "Le gardien relève les compteurs du bâtiment. " * 150  # 6,750 characters
+    words = set(filler.split())
+    note(world, filler + "Une fissure est apparue sur la façade nord. " + filler)
+    # The second word far from the first: no passage holds both.
+    note(world, filler + "Une fissure au plafond. " + filler + "La toiture est neuve.")
+    for role in ("staff", "owner_not_party"):
+        with CaptureQueriesContext(connection) as captured:
+            page = search(world, role, "fissure façades", kinds=(SearchKind.NOTE,))
+            apart = search(world, role, "fissure toiture", kinds=(SearchKind.NOTE,))
+        (shown,) = texts(page)
+        assert "fissure est apparue sur la façade nord." in shown, role
+        assert "<mark>fissure</mark>" in str(page.results[0].snippet_html), role
+        assert "<mark>" in str(apart.results[0].snippet_html), role
+        if connection.vendor == "postgresql":
+            (far,) = texts(apart)
+            assert "<mark>fissure</mark> au plafond" in str(apart.results[0].snippet_html), role
+            # The passage begins with a whole word, not the end of one.
+            assert far.split()[0] in words, (role, far)
+            assert sum("ts_headline" in q["sql"] for q in captured) == 2, role
+    if connection.vendor == "postgresql":  # FTS5 does not take « œ » for « oe »
+        note(world, filler + "Le cœur du réseau est à remplacer. " + filler)
+        with CaptureQueriesContext(connection) as captured:
+            page = search(world, "staff", "coeur", kinds=(SearchKind.NOTE,))
+        assert "<mark>cœur</mark>" in str(page.results[0].snippet_html)
+        assert sum("ts_headline" in q["sql"] for q in captured) == 2
 
 
 # --- What is searched ----------------------------------------------------------------
