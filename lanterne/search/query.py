@@ -10,8 +10,8 @@ The syntax is the one people already know from web search engines:
   « infiltré »…
 
 Nothing typed is ever pasted into SQL or into a full-text query language
-as is: words are reduced to letters and digits, then written as quoted
-terms of PostgreSQL's `to_tsquery` or SQLite's FTS5 syntax."""
+as is: words are reduced to letters, digits and inner hyphens, then
+written as quoted terms of PostgreSQL's `to_tsquery` or SQLite's FTS5 syntax."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ MAX_LENGTH = 200
 MAX_CLAUSES = 12
 
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"\w+(?:-\w+)*")
 # Sentinels around highlighted words in snippets: characters of Unicode's
 # private use area, removed from every indexed text (`strip_sentinels`), so
 # that after HTML-escaping a snippet, these and only these become <mark>.
@@ -73,18 +73,19 @@ class ParsedQuery:
 
 def parse(text: str) -> ParsedQuery:
     """Understand a query: quoted phrases, prefixes (`mot*`), words. A word
-    written with inner punctuation (« DOS-2026-0042 », « l'eau ») is a
-    phrase of its parts."""
+    written with an apostrophe (« l'eau ») is a phrase of its parts; one
+    with hyphens (« sous-sol », « DOS-2026-0042 ») stays one word, which
+    each engine splits as it split the indexed text (PostgreSQL keeps the
+    compound beside its parts, and reads « -2026 » as a number)."""
     clauses: list[Clause] = []
     for match in _TOKEN.finditer((text or "")[:MAX_LENGTH]):
         quoted, bare = match.group(1), match.group(2)
         if quoted is not None:
-            words = tuple(_WORD.findall(quoted))
+            words = tuple(_WORD.findall(quoted.replace("_", "")))
             prefix = False
         else:
             prefix = bare.endswith("*")
-            words = tuple(_WORD.findall(bare))
-        words = tuple(word.replace("_", "") for word in words if word.replace("_", ""))
+            words = tuple(_WORD.findall(bare.replace("_", "")))
         if words:
             clauses.append(Clause(words=words, prefix=prefix))
     return ParsedQuery(clauses=tuple(clauses[:MAX_CLAUSES]))
@@ -105,8 +106,9 @@ def strip_sentinels(text: str) -> str:
 
 def tsquery_text(clause: Clause) -> str:
     """A clause in `to_tsquery` syntax: quoted lexemes joined by `<->`, the
-    last one with `:*` for a prefix. Words are letters and digits only (see
-    `parse`), so quoting them is enough to keep the syntax closed."""
+    last one with `:*` for a prefix. Words are letters, digits and inner
+    hyphens only (see `parse`), so quoting them is enough to keep the syntax
+    closed."""
     return " <-> ".join(_terms(clause))
 
 
@@ -160,7 +162,7 @@ def locator_pattern(query: ParsedQuery) -> str | None:
                 stems.append(stem)
     if not stems:
         return None
-    # Words are letters and digits (`parse`): nothing to escape.
+    # Words are letters, digits and inner hyphens (`parse`): nothing to escape.
     alternatives = (
         "".join(f"[{_SPELLINGS[c]}]" if c in _SPELLINGS else c for c in stem) for stem in stems
     )
@@ -239,8 +241,8 @@ def _fts_term(word: str, *, prefix: bool, stem: bool) -> str:
 
 
 def fts_clause(clause: Clause) -> str:
-    """A clause in FTS5 syntax: each word a quoted string (letters and digits
-    only), words of a phrase joined by `+`. A word is stemmed and matched
+    """A clause in FTS5 syntax: each word a quoted string (letters, digits
+    and inner hyphens only), words of a phrase joined by `+`. A word is stemmed and matched
     as a prefix; an explicit prefix is taken as typed."""
     last = len(clause.words) - 1
     return " + ".join(

@@ -97,6 +97,8 @@ RANKED_LIMIT = 1000
 # A phrase is looked for among this many of the most recent rows holding its
 # words, before all of them (`_matches`).
 PHRASE_CANDIDATES = 2 * (COUNT_LIMIT + 1)
+# …among those of this last period first (`_matches`).
+PHRASE_RECENT = dt.timedelta(days=30)
 # The passage shown under a result is looked for in this many characters of
 # its texts first, from a little before the likely first place of the words
 # (`_PostgreSQL.highlights`).
@@ -644,25 +646,33 @@ def _matches(
     `PHRASE_CANDIDATES` most recent rows holding its words (which the index
     alone finds, reading no text); when more than are counted match there,
     or there are no more such rows, those are the matches; otherwise all
-    rows are checked."""
+    rows are checked.
+
+    Finding those most recent rows still reads every row holding the words
+    for its date (25,000 rows, 13,000 pages of the table: 75 ms). They are
+    first looked for among the rows of the last `PHRASE_RECENT` days, which
+    the database finds by crossing the word index with the date index
+    before reading any row (2,000 rows, 900 pages: 25 ms); when more than
+    are counted match there, they are the most recent matches of all (the
+    period holds every row after its start). Otherwise, the same over all
+    rows."""
     matched = filters.apply(SearchDocument.objects.filter(backend.matching(scope)))
     recent = _recent(backend, matched, scope, filters.order)
     words = backend.matching_words(scope) if isinstance(backend, _PostgreSQL) else None
     if words is not None and _reads_every_match(recent):
-        candidates = (
-            filters.apply(SearchDocument.objects.filter(words))
-            .order_by("-date", "-pk")
-            .values("pk")[:PHRASE_CANDIDATES]
-        )
-        # One statement: the candidates are not sent back and forth.
-        among = SearchDocument.objects.filter(pk__in=candidates).filter(
-            backend.matching(scope, indexed=False)
-        )
-        order, found = _order_in_python(
-            _recent(backend, among, scope, filters.order), filters.order
-        )
-        if found > COUNT_LIMIT or candidates.count() < PHRASE_CANDIDATES:
-            return order, found
+        worded = filters.apply(SearchDocument.objects.filter(words))
+        lately = worded.filter(date__gte=timezone.now() - PHRASE_RECENT)
+        for rows, all_rows in ((lately, False), (worded, True)):
+            candidates = rows.order_by("-date", "-pk").values("pk")[:PHRASE_CANDIDATES]
+            # One statement: the candidates are not sent back and forth.
+            among = SearchDocument.objects.filter(pk__in=candidates).filter(
+                backend.matching(scope, indexed=False)
+            )
+            order, found = _order_in_python(
+                _recent(backend, among, scope, filters.order), filters.order
+            )
+            if found > COUNT_LIMIT or (all_rows and candidates.count() < PHRASE_CANDIDATES):
+                return order, found
     return _order_in_python(recent, filters.order)
 
 

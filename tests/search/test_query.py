@@ -28,10 +28,16 @@ def test_words_phrases_and_prefixes():
         Clause(words=("fuite",)),
         Clause(words=("dégât", "des", "eaux")),
         Clause(words=("infiltr",), prefix=True),
-        Clause(words=("DOS", "2026", "0042")),
+        Clause(words=("DOS-2026-0042",)),
     )
+    # An apostrophe splits a word; hyphens do not.
+    assert parse("l'eau sous-sol").clauses == (
+        Clause(words=("l", "eau")),
+        Clause(words=("sous-sol",)),
+    )
+    assert parse("_-_ a--b -c-").clauses == (Clause(words=("a", "b")), Clause(words=("c",)))
     # Only the loose words make the phrase that ranks higher.
-    assert query.loose_words == ("fuite",)
+    assert query.loose_words == ("fuite", "DOS-2026-0042")
     assert parse("fuite dans la cave").loose_words == ("fuite", "dans", "la", "cave")
 
 

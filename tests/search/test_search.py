@@ -62,6 +62,27 @@ def test_french_word_forms_accents_and_case(indexed_world):  # type: ignore[no-u
     assert search(world, "staff", "toitures inexistantes").total == 0
 
 
+def test_hyphenated_words_and_dossier_references_are_found(indexed_world):  # type: ignore[no-untyped-def]
+    """A compound (« sous-sol ») and a reference (« DOS-2026-0042 ») are
+    split by each engine as it split the indexed text: found alone, in a
+    phrase, by staff and co-owners alike."""
+    world = indexed_world
+    note(world, "Infiltration au deuxième sous-sol, voir le dossier DOS-2026-0042.")
+    note(world, "Le sol du deuxième étage est sous garantie.")
+    for role in ("staff", "owner_not_party"):
+        for text in (
+            '"deuxième sous-sol"',
+            "sous-sols",
+            "DOS-2026-0042",
+            "dos-2026-0042 infiltration",
+        ):
+            page = search(world, role, text, kinds=(SearchKind.NOTE,))
+            assert texts(page) == [
+                "Infiltration au deuxième sous-sol, voir le dossier DOS-2026-0042."
+            ], (role, text)
+        assert search(world, role, "DOS-2026-0043", kinds=(SearchKind.NOTE,)).total == 0
+
+
 def test_a_quoted_phrase_needs_its_words_in_order(indexed_world):  # type: ignore[no-untyped-def]
     world = indexed_world
     note(world, "Une fuite dans la cave du bâtiment B.")
@@ -510,6 +531,71 @@ def test_a_phrase_is_found_beyond_the_recent_rows_holding_its_words(  # type: ig
     monkeypatch.setattr(selectors, "PHRASE_CANDIDATES", 100)
     again = search(world, "staff", '"fuite dans la cave"', kinds=(SearchKind.NOTE,))
     assert (again.total, again.more_than_total, texts(again)) == (2, True, texts(page))
+
+
+def test_a_phrase_is_first_looked_for_among_the_last_weeks_rows(  # type: ignore[no-untyped-def]
+    indexed_world, monkeypatch
+):
+    """On PostgreSQL the candidates of a phrase are first the rows of the
+    last `PHRASE_RECENT` days: when more than are counted hold the phrase
+    there, the older rows are not read; when fewer do, all rows are. The
+    same matches either way, on both engines."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from lanterne.search import selectors
+    from lanterne.search.services import search_documents_index
+
+    world = indexed_world
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 2)
+    monkeypatch.setattr(selectors, "RANKED_LIMIT", 2)
+    monkeypatch.setattr(selectors, "PHRASE_CANDIDATES", 4)
+    monkeypatch.setattr(selectors, "_reads_every_match", lambda recent: True)
+    now = timezone.now()
+
+    def dated(text: str, when: dt.datetime) -> None:
+        created = note(world, text)
+        created.__class__.objects.filter(pk=created.pk).update(created_at=when)
+        SearchDocument.objects.filter(note=created).delete()
+        search_documents_index(note_ids=[created.pk])
+        search_index_flush()
+
+    dated("Fuite dans la cave, l'an passé.", now - dt.timedelta(days=400))
+    dated("Fuite dans la cave, ce printemps.", now - dt.timedelta(days=200))
+    dated("Fuite dans la cave, la semaine passée.", now - dt.timedelta(days=7))
+
+    def phrase(role: str) -> tuple[list[str], int, bool, list[bool]]:
+        with CaptureQueriesContext(connection) as captured:
+            page = search(
+                world,
+                role,
+                '"fuite dans la cave"',
+                kinds=(SearchKind.NOTE,),
+                order=SearchOrder.DATE,
+            )
+        # The reads of candidates, and whether each had a date's bound.
+        candidate_reads = [
+            '"date" >=' in query["sql"] for query in captured if "LIMIT 4" in query["sql"]
+        ]
+        # The two counted first (the page holds one more, to know of it).
+        return texts(page)[:2], page.total, page.more_than_total, candidate_reads
+
+    # One recent match only: the older rows are read too.
+    shown, total, more, reads = phrase("staff")
+    assert shown == ["Fuite dans la cave, la semaine passée.", "Fuite dans la cave, ce printemps."]
+    assert (total, more) == (2, True)
+    if connection.vendor == "postgresql":
+        assert reads == [True, False]
+    # Three recent matches: more than are counted, among the last weeks' rows.
+    dated("Fuite dans la cave, hier.", now - dt.timedelta(days=1))
+    dated("Fuite dans la cave, avant-hier.", now - dt.timedelta(days=2))
+    for role in ("staff", "owner_not_party"):
+        shown, total, more, reads = phrase(role)
+        assert shown == ["Fuite dans la cave, hier.", "Fuite dans la cave, avant-hier."], role
+        assert (total, more) == (2, True), role
+        if connection.vendor == "postgresql" and role == "staff":
+            assert reads == [True]
 
 
 def test_postgresql_connections_have_room_for_a_common_words_bitmap() -> None:
