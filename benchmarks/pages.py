@@ -12,7 +12,8 @@ its data folder), from the repository's root. By default it measures in
 process: Django's test client sends each request through the whole stack —
 middleware, session, the access policy, the view, the templates — and the
 time from request to rendered response is the server's time, without
-network or WSGI server. Each page is requested `--warmup` times, then
+network or WSGI server — loaded as a web worker is (`when_ready` of
+lanterne/gunicorn_conf.py). Each page is requested `--warmup` times, then
 `--repeat` times measured, then once more with its SQL queries counted (not
 timed: counting costs). With `--interleave`, every page is requested once a
 round for `--repeat` rounds instead: each page's times then span the whole
@@ -169,6 +170,13 @@ def django_setup(*, in_process: bool) -> None:
 
     if settings.DEBUG:
         sys.exit("LANTERNE_DEBUG is on: every query would be kept in memory; turn it off.")
+    if in_process:
+        # As gunicorn's master does before it forks the workers: the views
+        # loaded, and what is loaded kept out of the garbage collector's
+        # full passes.
+        from lanterne.gunicorn_conf import when_ready
+
+        when_ready(server=None)
 
 
 def subjects_find(*, dossier_id: int | None, staff: str | None, owner: str | None) -> Subjects:

@@ -24,6 +24,7 @@ the configured storage, so any worker of any machine may serve any request.
 
 from __future__ import annotations
 
+import gc
 import os
 
 # --- Workers --------------------------------------------------------------------------
@@ -92,3 +93,10 @@ def when_ready(server: object) -> None:
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018 — a property that imports the views
+    # What is loaded now lives as long as the process: out of the garbage
+    # collector's sight. Otherwise each of its full passes (one every sixty
+    # dossier pages or so) walks these 200,000 objects again — 130 to 290 ms
+    # added to the request it falls on, 20 once frozen (docs/benchmarks.md) —
+    # and writes to their pages, which the forked workers then stop sharing.
+    gc.collect()
+    gc.freeze()

@@ -366,3 +366,18 @@ def test_the_workers_stop_on_sigterm(server: Server) -> None:
     assert server.process.wait(timeout=40) == 0
     for pid in worker_pids:
         assert not Path(f"/proc/{pid}").exists()
+
+
+def test_what_the_master_loaded_is_out_of_the_collectors_sight() -> None:
+    """`when_ready` freezes what the master loaded before it forks: the
+    garbage collector's full passes in the workers do not walk it again."""
+    import gc
+
+    from lanterne import gunicorn_conf
+
+    assert gc.get_freeze_count() == 0
+    try:
+        gunicorn_conf.when_ready(server=None)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
