@@ -150,6 +150,42 @@ def test_party_lots_are_listed_in_natural_order(world, client_for):  # type: ign
     assert re.findall(r"(\d+) \(", lots.group(1)) == ["8", "9", "10", "12"]
 
 
+def test_a_dossiers_parties_are_read_with_it_whole_and_in_order(  # type: ignore[no-untyped-def]
+    world, django_assert_num_queries
+):
+    """`dossier_for_viewer` reads the parties once (a statement each), in the
+    page's order, as whole rows: the policy, the page and the API read them
+    again for nothing, and a further query on them still asks the database."""
+    from lanterne.dossiers import selectors
+
+    from ..factories import CompanyFactory, LotFactory, PersonFactory
+
+    for number in ("10", "8"):
+        world.dossier.party_lots.add(LotFactory(condominium=world.condominium, number=number))
+    world.dossier.party_persons.add(
+        PersonFactory(agency=world.agency, last_name="Zola", first_name="Émile"),
+        PersonFactory(agency=world.agency, last_name="Adam", first_name="Paul"),
+    )
+    world.dossier.party_companies.add(
+        CompanyFactory(agency=world.agency, name="Toits"),
+        CompanyFactory(agency=world.agency, name="Ascenseurs"),
+    )
+    for role in ("staff", "owner_party"):
+        viewer = policy.Viewer.for_user(world.users[role])
+        dossier = selectors.dossier_for_viewer(viewer, world.dossier.pk)
+        with django_assert_num_queries(0):
+            lots = [lot.number for lot in dossier.party_lots.all()]
+            names = [p.last_name for p in dossier.party_persons.all()]
+            companies = [(c.name, c.agency_id) for c in dossier.party_companies.all()]
+            assert policy.may_see_dossier(viewer, dossier)
+        assert lots == ["8", "10", "12"], role
+        assert names[0] == "Adam" and names[-1] == "Zola", role
+        assert [name for name, _ in companies] == ["Ascenseurs", "Toits"], role
+        assert {agency for _, agency in companies} == {world.agency.pk}, role
+        with django_assert_num_queries(1):
+            assert set(dossier.party_lots.values_list("number", flat=True)) == {"8", "10", "12"}
+
+
 def test_staff_forms_load_when_their_panel_opens(world, client_for):  # type: ignore[no-untyped-def]
     """The dossier page holds the staff's panels, not their forms: each form
     comes when its panel opens (htmx asks its URL), or, without JavaScript,
