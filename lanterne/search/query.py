@@ -242,8 +242,8 @@ def _fts_term(word: str, *, prefix: bool, stem: bool) -> str:
 
 def fts_clause(clause: Clause) -> str:
     """A clause in FTS5 syntax: each word a quoted string (letters, digits
-    and inner hyphens only), words of a phrase joined by `+`. A word is stemmed and matched
-    as a prefix; an explicit prefix is taken as typed."""
+    and inner hyphens only), words of a phrase joined by `+`. A word is
+    stemmed and matched as a prefix; an explicit prefix is taken as typed."""
     last = len(clause.words) - 1
     return " + ".join(
         _fts_term(word, prefix=clause.prefix and i == last, stem=not (clause.prefix and i == last))

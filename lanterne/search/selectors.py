@@ -317,7 +317,7 @@ class _PostgreSQL:
             found = Coalesce(StrIndex(text, seen), 0)
         start = Greatest(Least(found - HEADLINE_BEFORE, length - HEADLINE_CHARACTERS + 1), Value(1))
         # One character more, the one before the window (a space before the
-        # text's first): when it is a letter, the window begins inside a
+        # text's first): when it is not a blank, the window begins inside a
         # word, whose end is dropped.
         spaced = Concat(Value(" "), text, output_field=TextField())
         window = Substr(spaced, start, HEADLINE_CHARACTERS + 1)
