@@ -3,6 +3,7 @@ is kept up to date as in life), search as one of the world's roles."""
 
 from __future__ import annotations
 
+import datetime as dt
 from email.message import EmailMessage
 
 import pytest
@@ -13,8 +14,9 @@ from lanterne.dossiers.models import Dossier, Note
 from lanterne.mail.filing import message_file
 from lanterne.mail.models import FilingMethod, Message
 from lanterne.mail.services import mail_receive_and_process
+from lanterne.search.models import SearchDocument
 from lanterne.search.selectors import SearchFilters, SearchPage, search_page
-from lanterne.search.services import search_documents_index
+from lanterne.search.services import search_documents_index, search_index_flush
 
 from ..conftest import World
 
@@ -37,6 +39,16 @@ def note(
         text=text,
         audience=audience,
     )
+
+
+def dated_note(world: World, text: str, when: dt.datetime, **options: object) -> Note:
+    """A note written on `when` (not now), indexed with that date."""
+    created = note(world, text, **options)  # type: ignore[arg-type]
+    Note.objects.filter(pk=created.pk).update(created_at=when)
+    SearchDocument.objects.filter(note=created).delete()
+    search_documents_index(note_ids=[created.pk])
+    search_index_flush()
+    return created
 
 
 def mail_bytes(

@@ -24,7 +24,7 @@ from lanterne.search.models import SearchDocument
 from lanterne.search.services import search_index_flush
 
 from ..factories import DossierFactory
-from .conftest import file, mail_bytes, note, receive, search, viewer
+from .conftest import dated_note, file, mail_bytes, note, receive, search, viewer
 
 pytestmark = pytest.mark.django_db
 
@@ -432,21 +432,11 @@ def test_a_common_word_is_counted_and_ranked_up_to_the_limits(  # type: ignore[n
     world = indexed_world
     monkeypatch.setattr(selectors, "COUNT_LIMIT", 4)
     monkeypatch.setattr(selectors, "RANKED_LIMIT", 4)
-    notes = []
     for day in range(1, 7):
         # The oldest note says the word the most often: the best ranked of all.
         text = ("Fuite fuite fuite au plafond" if day == 1 else f"Fuite numéro {day}") + "."
-        created = note(world, text)
-        created.__class__.objects.filter(pk=created.pk).update(
-            created_at=dt.datetime(2026, 3, day, 9, tzinfo=dt.UTC)
-        )
-        notes.append(created)
+        dated_note(world, text, dt.datetime(2026, 3, day, 9, tzinfo=dt.UTC))
     note(world, "Fuite interne, au conseil seulement.", audience=Audience.INTERNAL)
-    SearchDocument.objects.filter(note__in=notes).delete()
-    from lanterne.search.services import search_documents_index
-
-    search_documents_index(note_ids=[n.pk for n in notes])
-    search_index_flush()
 
     for role in ("staff", "owner_not_party"):
         page = search(world, role, "fuite", kinds=(SearchKind.NOTE,))
@@ -474,7 +464,6 @@ def test_a_phrase_is_found_beyond_the_recent_rows_holding_its_words(  # type: ig
     from django.test.utils import CaptureQueriesContext
 
     from lanterne.search import selectors
-    from lanterne.search.services import search_documents_index
 
     world = indexed_world
     monkeypatch.setattr(selectors, "COUNT_LIMIT", 2)
@@ -491,16 +480,8 @@ def test_a_phrase_is_found_beyond_the_recent_rows_holding_its_words(  # type: ig
         4: "Dans le garage, une fuite ; la cave est visitée.",
         5: "Fuite réparée, cave nettoyée.",
     }
-    notes = []
     for day, text in dated.items():
-        created = note(world, text)
-        created.__class__.objects.filter(pk=created.pk).update(
-            created_at=dt.datetime(2026, 3, day, 9, tzinfo=dt.UTC)
-        )
-        notes.append(created)
-    SearchDocument.objects.filter(note__in=notes).delete()
-    search_documents_index(note_ids=[n.pk for n in notes])
-    search_index_flush()
+        dated_note(world, text, dt.datetime(2026, 3, day, 9, tzinfo=dt.UTC))
 
     with CaptureQueriesContext(connection) as captured:
         search(world, "staff", '"fuite dans la cave"', kinds=(SearchKind.NOTE,))
@@ -518,13 +499,9 @@ def test_a_phrase_is_found_beyond_the_recent_rows_holding_its_words(  # type: ig
         assert texts(by_date) == [dated[2], dated[1]], role
 
     # A third match, older still: more than are counted.
-    older = note(world, "Fuite dans la cave signalée au syndic.")
-    older.__class__.objects.filter(pk=older.pk).update(
-        created_at=dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC)
+    dated_note(
+        world, "Fuite dans la cave signalée au syndic.", dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC)
     )
-    SearchDocument.objects.filter(note=older).delete()
-    search_documents_index(note_ids=[older.pk])
-    search_index_flush()
     page = search(world, "staff", '"fuite dans la cave"', kinds=(SearchKind.NOTE,))
     assert (page.total, page.more_than_total) == (2, True)
     # Enough candidates: the phrase is found among them, the same answer.
@@ -545,7 +522,6 @@ def test_a_phrase_is_first_looked_for_among_the_last_weeks_rows(  # type: ignore
     from django.utils import timezone
 
     from lanterne.search import selectors
-    from lanterne.search.services import search_documents_index
 
     world = indexed_world
     monkeypatch.setattr(selectors, "COUNT_LIMIT", 2)
@@ -554,16 +530,9 @@ def test_a_phrase_is_first_looked_for_among_the_last_weeks_rows(  # type: ignore
     monkeypatch.setattr(selectors, "_reads_every_match", lambda recent: True)
     now = timezone.now()
 
-    def dated(text: str, when: dt.datetime) -> None:
-        created = note(world, text)
-        created.__class__.objects.filter(pk=created.pk).update(created_at=when)
-        SearchDocument.objects.filter(note=created).delete()
-        search_documents_index(note_ids=[created.pk])
-        search_index_flush()
-
-    dated("Fuite dans la cave, l'an passé.", now - dt.timedelta(days=400))
-    dated("Fuite dans la cave, ce printemps.", now - dt.timedelta(days=200))
-    dated("Fuite dans la cave, la semaine passée.", now - dt.timedelta(days=7))
+    dated_note(world, "Fuite dans la cave, l'an passé.", now - dt.timedelta(days=400))
+    dated_note(world, "Fuite dans la cave, ce printemps.", now - dt.timedelta(days=200))
+    dated_note(world, "Fuite dans la cave, la semaine passée.", now - dt.timedelta(days=7))
 
     def phrase(role: str) -> tuple[list[str], int, bool, list[bool]]:
         with CaptureQueriesContext(connection) as captured:
@@ -588,8 +557,8 @@ def test_a_phrase_is_first_looked_for_among_the_last_weeks_rows(  # type: ignore
     if connection.vendor == "postgresql":
         assert reads == [True, False]
     # Three recent matches: more than are counted, among the last weeks' rows.
-    dated("Fuite dans la cave, hier.", now - dt.timedelta(days=1))
-    dated("Fuite dans la cave, avant-hier.", now - dt.timedelta(days=2))
+    dated_note(world, "Fuite dans la cave, hier.", now - dt.timedelta(days=1))
+    dated_note(world, "Fuite dans la cave, avant-hier.", now - dt.timedelta(days=2))
     for role in ("staff", "owner_not_party"):
         shown, total, more, reads = phrase(role)
         assert shown == ["Fuite dans la cave, hier.", "Fuite dans la cave, avant-hier."], role
