@@ -74,7 +74,7 @@ def test_the_locator_sees_the_words_beginnings_in_any_case_and_accent():
     assert sees('"recherche de fuite"', "une fuite")  # any of the words
     assert sees("infiltr*", "Infiltrations")  # a prefix as typed
     assert not sees("thermique", "géothermique")  # a word's beginning only
-    assert not sees("fuite", "de la cave")  # « de », a stop word, is not looked for
+    assert not sees("de fuite", "de la cave")  # « de », a stop word, is not looked for
     # Nothing worth looking for: stop words, single letters.
     assert locator_pattern(parse("de la")) is None
     assert locator_pattern(parse("l a")) is None
